@@ -1,0 +1,63 @@
+"""Account API serializers: inputs are validated here, then handed to a service."""
+
+from rest_framework import serializers
+
+from ..models import ApiToken, Membership, Role, Team, User
+
+
+class TokenCreateInput(serializers.Serializer):
+    username = serializers.CharField(help_text="Email or handle.")
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(max_length=100, required=False, default="default")
+
+
+class TokenOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class TokenCreatedOutput(TokenOutput):
+    token = serializers.CharField(help_text="Shown once; only its hash is stored.")
+
+    class Meta(TokenOutput.Meta):
+        fields = [*TokenOutput.Meta.fields, "token"]
+
+
+class UserOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "handle", "display_name", "email"]
+
+
+class TeamInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=64)
+
+
+class TeamOutput(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug", "created_at", "role"]
+
+    def get_role(self, team) -> str | None:
+        return self.context.get("roles", {}).get(team.pk)
+
+
+class MemberInput(serializers.Serializer):
+    user = serializers.CharField(help_text="User id, email or handle.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class MemberRoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberOutput(serializers.ModelSerializer):
+    user = UserOutput(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]

@@ -1,0 +1,137 @@
+"""Account API: tokens, teams, team members."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from common.exceptions import NotFound, ValidationFailed
+
+from .. import selectors, services
+from ..models import Membership, Team
+from . import serializers as s
+
+
+class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """`POST` exchanges a username and password for a token, shown once."""
+
+    serializer_class = s.TokenOutput
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        return selectors.token_list(user=self.request.user)
+
+    @extend_schema(request=s.TokenCreateInput, responses={201: s.TokenCreatedOutput})
+    def create(self, request):
+        data = s.TokenCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = selectors.user_find(identifier=data.validated_data["username"])
+        authed = None
+        if user is not None:
+            authed = authenticate(
+                request, email=user.email, password=data.validated_data["password"]
+            )
+        if authed is None:
+            raise ValidationFailed("Unable to log in with these credentials.", code="invalid_login")
+        token, raw = services.token_create(user=authed, name=data.validated_data["name"])
+        out = s.TokenOutput(token).data
+        out["token"] = raw
+        return Response(out, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        token = selectors.token_list(user=request.user).filter(pk=pk).first()
+        if token is None:
+            raise NotFound("No such token.")
+        services.token_revoke(token=token, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamViewSet(viewsets.GenericViewSet):
+    serializer_class = s.TeamOutput
+
+    def get_queryset(self):
+        return selectors.team_list_for_user(user=self.request.user)
+
+    def _roles(self, teams) -> dict:
+        rows = Membership.objects.filter(user=self.request.user, team__in=teams)
+        return dict(rows.values_list("team_id", "role"))
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        ctx = {"roles": self._roles([t.pk for t in page])}
+        return self.get_paginated_response(s.TeamOutput(page, many=True, context=ctx).data)
+
+    def retrieve(self, request, pk=None):
+        team = self.get_queryset().filter(pk=pk).first()
+        if team is None:
+            raise NotFound("Team not found.")
+        return Response(s.TeamOutput(team, context={"roles": self._roles([team.pk])}).data)
+
+    @extend_schema(request=s.TeamInput, responses={201: s.TeamOutput})
+    def create(self, request):
+        data = s.TeamInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = services.team_create(actor=request.user, **data.validated_data)
+        out = s.TeamOutput(team, context={"roles": {team.pk: "owner"}}).data
+        return Response(out, status=status.HTTP_201_CREATED)
+
+
+class TeamMemberViewSet(viewsets.GenericViewSet):
+    serializer_class = s.MemberOutput
+
+    def _team(self) -> Team:
+        team = (
+            selectors.team_list_for_user(user=self.request.user)
+            .filter(pk=self.kwargs["team_id"])
+            .first()
+        )
+        if team is None:
+            raise NotFound("Team not found.")
+        return team
+
+    def get_queryset(self):
+        return selectors.team_members(team=self._team())
+
+    def list(self, request, team_id=None):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.MemberOutput(page, many=True).data)
+
+    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
+    def create(self, request, team_id=None):
+        team = self._team()
+        data = s.MemberInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = selectors.user_find(identifier=data.validated_data["user"])
+        if user is None:
+            raise ValidationFailed("No user with this id, email or handle.", field="user")
+        membership = services.membership_add(
+            team=team, user=user, role=data.validated_data["role"], actor=request.user
+        )
+        return Response(s.MemberOutput(membership).data, status=status.HTTP_201_CREATED)
+
+    def _membership(self, pk) -> Membership:
+        membership = selectors.team_members(team=self._team()).filter(pk=pk).first()
+        if membership is None:
+            raise NotFound("Member not found.")
+        return membership
+
+    @extend_schema(request=s.MemberRoleInput, responses={200: s.MemberOutput})
+    def partial_update(self, request, team_id=None, pk=None):
+        membership = self._membership(pk)
+        data = s.MemberRoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_change_role(
+            membership=membership, role=data.validated_data["role"], actor=request.user
+        )
+        return Response(s.MemberOutput(membership).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, team_id=None, pk=None):
+        services.membership_remove(membership=self._membership(pk), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,191 @@
+"""Identity: users, teams, memberships with roles, capabilities, API tokens."""
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from common.models import BaseModel
+from governance.registry import GLOBAL, DataClass, data_class
+
+handle_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]{1,38}$",
+    "A handle is 2–39 lowercase letters, digits, '-' or '_', starting with a letter or digit.",
+)
+
+
+class UserStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    BANNED = "banned", "Banned"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, handle, password=None, **extra):
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), handle=handle, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, handle, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, handle, password, **extra)
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Accounts and identity: losing a user locks them out of everything they own.",
+)
+class User(BaseModel, AbstractBaseUser, PermissionsMixin):
+    """A person. Never hard-deleted: suspend or ban instead (history keeps pointing at them)."""
+
+    email = models.EmailField(unique=True)
+    handle = models.CharField(max_length=39, unique=True, validators=[handle_validator])
+    display_name = models.CharField(max_length=150, blank=True)
+    status = models.CharField(max_length=16, choices=UserStatus.choices, default=UserStatus.ACTIVE)
+    is_staff = models.BooleanField(default=False)
+
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["handle"]
+
+    class Meta:
+        ordering = ["handle"]
+        verbose_name = "user"
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+    @property
+    def is_active(self) -> bool:  # read by Django's auth backends and the admin
+        return self.status == UserStatus.ACTIVE
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Teams own workspaces and plans; losing one orphans its workspaces.",
+)
+class Team(BaseModel):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=64, unique=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "team"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+def role_at_least(role: str | None, minimum: str) -> bool:
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Who may reach a team's workspaces and with which role.",
+)
+class Membership(BaseModel):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["team", "user"]
+        verbose_name = "membership"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "user"],
+                name="membership_unique_team_user",
+                violation_error_message="This user is already a member of the team.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class CapabilityName(models.TextChoices):
+    CREATE_PROJECTS = "create_projects", "Create projects"
+    DEPLOY = "deploy", "Deploy"
+    MODERATE = "moderate", "Moderate"
+    USE_AI = "use_ai", "Use AI features"
+    CHAT = "chat", "Chat"
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Per-user capability grants (seed 002); decide what a user may do.",
+)
+class Capability(BaseModel):
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="capabilities")
+    capability = models.CharField(max_length=32, choices=CapabilityName.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["user", "capability"]
+        verbose_name = "capability"
+        verbose_name_plural = "capabilities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "capability"],
+                name="capability_unique_user_capability",
+                violation_error_message="The user already has this capability.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.capability}"
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="API tokens (hashed); losing them breaks every integration at once.",
+)
+class ApiToken(BaseModel):
+    """A named API token. Only the sha256 of the secret is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["key_hash", "last_used_at"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) for {self.user}"

@@ -1,0 +1,135 @@
+"""Test helpers shared by every app's tests, including the tenancy contract.
+
+`TenancyContract` is a mixin for pytest test classes of workspace-scoped
+endpoints. A subclass says how to build its URL and a valid write, and gets
+the tests every tenant endpoint must pass: anonymous 401, non-member 404,
+viewer 403 on writes, member read 200, and a pinned query count that does not
+grow with the number of rows listed.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+
+@dataclass
+class TenantWorld:
+    workspace: object
+    owner: object
+    admin: object
+    member: object
+    viewer: object
+    outsider: object
+    context: dict = field(default_factory=dict)
+
+
+def api_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user=user)
+    return client
+
+
+def make_tenant_world() -> TenantWorld:
+    from accounts.models import Role
+    from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+    workspace = WorkspaceFactory()
+    users = {}
+    for role in (Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER):
+        users[role] = UserFactory()
+        MembershipFactory(team=workspace.team, user=users[role], role=role)
+    outsider = UserFactory()
+    other = WorkspaceFactory()
+    MembershipFactory(team=other.team, user=outsider, role=Role.OWNER)
+    return TenantWorld(
+        workspace=workspace,
+        owner=users[Role.OWNER],
+        admin=users[Role.ADMIN],
+        member=users[Role.MEMBER],
+        viewer=users[Role.VIEWER],
+        outsider=outsider,
+    )
+
+
+@pytest.mark.django_db
+class TenancyContract:
+    """Mix into a test class; define the hooks below.
+
+    - `setup_world(world)`: optional, fill `world.context` (e.g. a project).
+    - `list_url(world)`: the collection URL.
+    - `write(world) -> (method, url, payload)`: a valid write a member may do,
+      or None when the endpoint is read-only.
+    - `make_rows(world, n)`: create n rows the list shows (for the query count).
+    - `writer_role`: the lowest role allowed to write ("member" by default).
+    """
+
+    writer_role = "member"
+    viewer_may_write = False
+
+    def setup_world(self, world: TenantWorld) -> None:
+        pass
+
+    def list_url(self, world: TenantWorld) -> str:
+        raise NotImplementedError
+
+    def write(self, world: TenantWorld):
+        return None
+
+    def make_rows(self, world: TenantWorld, n: int) -> None:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def world(self, db) -> TenantWorld:
+        world = make_tenant_world()
+        self.setup_world(world)
+        return world
+
+    def _writer(self, world):
+        return getattr(world, self.writer_role)
+
+    def test_anonymous_gets_401(self, world):
+        response = api_client().get(self.list_url(world))
+        assert response.status_code == 401, response.content
+
+    def test_non_member_gets_404(self, world):
+        response = api_client(world.outsider).get(self.list_url(world))
+        assert response.status_code == 404, response.content
+        write = self.write(world)
+        if write:
+            method, url, payload = write
+            response = getattr(api_client(world.outsider), method)(url, payload, format="json")
+            assert response.status_code == 404, response.content
+
+    def test_viewer_can_read(self, world):
+        response = api_client(world.viewer).get(self.list_url(world))
+        assert response.status_code == 200, response.content
+
+    def test_viewer_write_is_403(self, world):
+        write = self.write(world)
+        if write is None or self.viewer_may_write:
+            pytest.skip("endpoint takes no write a viewer is refused")
+        method, url, payload = write
+        response = getattr(api_client(world.viewer), method)(url, payload, format="json")
+        assert response.status_code == 403, response.content
+
+    def test_writer_can_write(self, world):
+        write = self.write(world)
+        if write is None:
+            pytest.skip("read-only endpoint")
+        method, url, payload = write
+        response = getattr(api_client(self._writer(world)), method)(url, payload, format="json")
+        assert response.status_code in (200, 201, 202, 204), response.content
+
+    def test_query_count_does_not_grow_with_rows(self, world):
+        client = api_client(world.member)
+        self.make_rows(world, 2)
+        with CaptureQueriesContext(connection) as few:
+            assert client.get(self.list_url(world)).status_code == 200
+        self.make_rows(world, 12)
+        with CaptureQueriesContext(connection) as many:
+            assert client.get(self.list_url(world)).status_code == 200
+        assert len(many) == len(few), [q["sql"] for q in many.captured_queries]

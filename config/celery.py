@@ -1,0 +1,29 @@
+"""The Celery app. Settings come from Django (CELERY_*); tasks from each app's tasks.py.
+
+Periodic jobs: each app may have a `schedule.py` with a `BEAT_SCHEDULE` dict
+(no model imports there); they are merged into beat's schedule here, so adding
+a job never means editing settings.
+"""
+
+from importlib import import_module
+
+from celery import Celery
+
+from config.env import configure
+from config.local_apps import app_modules
+
+configure()
+
+app = Celery("holdfast")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def collect_beat_schedule() -> dict:
+    schedule: dict = {}
+    for module_name in app_modules("schedule"):
+        schedule.update(getattr(import_module(module_name), "BEAT_SCHEDULE", {}))
+    return schedule
+
+
+app.conf.beat_schedule = {**collect_beat_schedule(), **(app.conf.beat_schedule or {})}

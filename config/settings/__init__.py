@@ -1,0 +1,1 @@
+"""Holdfast settings: base.py holds everything, the others adjust it per environment."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DurabilityConfig(AppConfig):
+    name = "governance.durability"
+    label = "durability"
+    verbose_name = "Durability (backups, restore, schema versions)"

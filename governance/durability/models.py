@@ -1,0 +1,1 @@
+"""Durability models: backups, verification results, the schema-version document."""

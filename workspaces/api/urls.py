@@ -1,0 +1,32 @@
+"""Workspace routes under /api/v1/."""
+
+from django.urls import path
+
+from .views import ProjectViewSet, WorkspaceDetailViewSet, WorkspaceListViewSet
+
+app_name = "workspaces-api"
+
+WS = "workspaces/<slug:workspace_slug>/"
+
+urlpatterns = [
+    path(
+        "workspaces/",
+        WorkspaceListViewSet.as_view({"get": "list", "post": "create"}),
+        name="workspaces",
+    ),
+    path(
+        WS,
+        WorkspaceDetailViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="workspace",
+    ),
+    path(
+        WS + "projects/",
+        ProjectViewSet.as_view({"get": "list", "post": "create"}),
+        name="projects",
+    ),
+    path(
+        WS + "projects/<uuid:pk>/",
+        ProjectViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="project",
+    ),
+]

@@ -1,0 +1,87 @@
+"""Workspace and project writes."""
+
+from django.db import transaction
+
+from accounts.models import Role, Team, User, role_at_least
+from accounts.selectors import team_role
+from common.exceptions import Conflict, Forbidden
+
+from .models import Project, ProjectStatus, Workspace
+
+
+def _enforce_limit(limit: str, **context) -> None:
+    """Ask billing's entitlement service, when it exists, whether one more is allowed."""
+    try:
+        from billing.services import entitlement_enforce
+    except ImportError:
+        return
+    entitlement_enforce(limit=limit, **context)
+
+
+@transaction.atomic
+def workspace_create(
+    *, team: Team, name: str, slug: str, actor: User, description: str = ""
+) -> Workspace:
+    if not role_at_least(team_role(team=team, user=actor), Role.ADMIN):
+        raise Forbidden("Only a team owner or admin can create workspaces.")
+    if Workspace.objects.filter(slug=slug).exists():
+        raise Conflict("A workspace with this slug already exists.", field="slug")
+    _enforce_limit("workspaces", team=team)
+    workspace = Workspace(team=team, name=name, slug=slug, description=description)
+    workspace.full_clean()
+    workspace._history_user = actor
+    workspace.save()
+    return workspace
+
+
+@transaction.atomic
+def workspace_update(*, workspace: Workspace, actor: User, **fields) -> Workspace:
+    changed = []
+    for name in ("name", "description"):
+        if name in fields and getattr(workspace, name) != fields[name]:
+            setattr(workspace, name, fields[name])
+            changed.append(name)
+    if changed:
+        workspace.full_clean()
+        workspace._history_user = actor
+        workspace.save(update_fields=[*changed, "updated_at"])
+    return workspace
+
+
+@transaction.atomic
+def project_create(
+    *, workspace: Workspace, name: str, slug: str, actor: User, description: str = ""
+) -> Project:
+    if Project.objects.filter(workspace=workspace, slug=slug).exists():
+        raise Conflict("A project with this slug already exists here.", field="slug")
+    _enforce_limit("projects_per_workspace", workspace=workspace, team=workspace.team)
+    project = Project(workspace=workspace, name=name, slug=slug, description=description)
+    project.full_clean()
+    project._history_user = actor
+    project.save()
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: User, **fields) -> Project:
+    changed = []
+    for name in ("name", "description", "status"):
+        if name in fields and getattr(project, name) != fields[name]:
+            setattr(project, name, fields[name])
+            changed.append(name)
+    if "slug" in fields and fields["slug"] != project.slug:
+        if Project.objects.filter(workspace=project.workspace, slug=fields["slug"]).exists():
+            raise Conflict("A project with this slug already exists here.", field="slug")
+        project.slug = fields["slug"]
+        changed.append("slug")
+    if changed:
+        project.full_clean()
+        project._history_user = actor
+        project.save(update_fields=[*changed, "updated_at"])
+    return project
+
+
+@transaction.atomic
+def project_archive(*, project: Project, actor: User) -> Project:
+    """Projects are archived, not deleted: their history and children stay."""
+    return project_update(project=project, actor=actor, status=ProjectStatus.ARCHIVED)
