@@ -38,6 +38,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Team)
 class TeamAdmin(HistoryAdmin):
     list_display = ["name", "slug", "created_at"]
+    list_filter = ["created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 

@@ -70,6 +70,21 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     def is_active(self) -> bool:  # read by Django's auth backends and the admin
         return self.status == UserStatus.ACTIVE
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_handle = instance.__dict__.get("handle")
+        return instance
+
+    def save(self, *args, **kwargs):
+        saved = getattr(self, "_saved_handle", None)
+        if saved is not None and self.handle != saved:
+            from common.exceptions import ValidationFailed
+
+            raise ValidationFailed("A handle cannot change after creation.", field="handle")
+        super().save(*args, **kwargs)
+        self._saved_handle = self.handle
+
 
 @data_class(
     DataClass.CRITICAL,

@@ -61,3 +61,10 @@ class MemberOutput(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "user", "role", "created_at"]
+
+
+class MeOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "handle", "display_name", "status", "is_staff", "created_at"]
+        read_only_fields = fields

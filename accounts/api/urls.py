@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from .views import TeamMemberViewSet, TeamViewSet, TokenViewSet
+from .views import MeView, TeamMemberViewSet, TeamViewSet, TokenViewSet
 
 app_name = "accounts-api"
 
 urlpatterns = [
+    path("auth/me/", MeView.as_view(), name="me"),
     path("auth/tokens/", TokenViewSet.as_view({"get": "list", "post": "create"}), name="tokens"),
     path("auth/tokens/<uuid:pk>/", TokenViewSet.as_view({"delete": "destroy"}), name="token"),
     path("teams/", TeamViewSet.as_view({"get": "list", "post": "create"}), name="teams"),

@@ -5,12 +5,21 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.exceptions import NotFound, ValidationFailed
 
 from .. import selectors, services
 from ..models import Membership, Team
 from . import serializers as s
+
+
+class MeView(APIView):
+    """The signed-in user (session or bearer token)."""
+
+    @extend_schema(responses={200: s.MeOutput})
+    def get(self, request):
+        return Response(s.MeOutput(request.user).data)
 
 
 class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "common",
     "governance",
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "governance.durability.middleware.SchemaVersionGuardMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -167,13 +169,14 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
@@ -186,6 +189,17 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # Each app adds its periodic jobs here (see config/celery.py: beat_schedule()).
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- shipping pipeline (deployments/) ---------------------------------------
+SANDBOX_ROOT = env("SANDBOX_ROOT", default="")  # empty: the system temp dir
+SANDBOX_TIMEOUT_SECONDS = env.int("SANDBOX_TIMEOUT_SECONDS", default=600)
+SANDBOX_TRANSCRIPT_LIMIT = env.int("SANDBOX_TRANSCRIPT_LIMIT", default=64 * 1024)
+APPROVAL_TTL_SECONDS = env.int("APPROVAL_TTL_SECONDS", default=24 * 3600)
+GITHUB_TOKEN = env("GITHUB_TOKEN", default="")
+GITHUB_API_URL = env("GITHUB_API_URL", default="https://api.github.com")
+DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="")
+DEPLOY_PROVIDER_TOKEN = env("DEPLOY_PROVIDER_TOKEN", default="")
+DEPLOY_PROVIDER_API_URL = env("DEPLOY_PROVIDER_API_URL", default="https://api.vercel.com")
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -206,6 +220,21 @@ SPECTACULAR_SETTINGS = {
     "VERSION": APP_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files ship with the app, so /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "UserStatusEnum": "accounts.models.UserStatus",
+        "ProjectStatusEnum": "workspaces.models.ProjectStatus",
+        "RoleEnum": "accounts.models.Role",
+        "RunStatusEnum": "deployments.models.RunStatus",
+        "StepStatusEnum": "deployments.models.StepStatus",
+        "ApprovalStatusEnum": "deployments.models.ApprovalStatus",
+        "SandboxJobStatusEnum": "deployments.models.SandboxJobStatus",
+        "DeploymentStatusEnum": "deployments.models.DeploymentStatus",
+        "InfraStatusEnum": "deployments.models.InfraStatus",
+    },
 }
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True

@@ -1,0 +1,145 @@
+"""Shipping-pipeline reads. Every function takes an already tenant-resolved project
+(from `workspaces.selectors.project_get`), or resolves the tenant itself."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef, QuerySet
+
+from accounts.models import Membership, Role, role_at_least
+from common.exceptions import Conflict, NotFound
+from workspaces.models import Project
+
+from .models import (
+    Approval,
+    Artifact,
+    Deployment,
+    InfraResource,
+    Preview,
+    PreviewVersion,
+    PreviewVisibility,
+    Repo,
+    Run,
+    RunStep,
+    SandboxJob,
+)
+
+
+def repo_list(*, project: Project) -> QuerySet[Repo]:
+    return Repo.objects.filter(project=project).order_by("owner", "name")
+
+
+def run_list(*, project: Project) -> QuerySet[Run]:
+    return Run.objects.filter(project=project).order_by("-created_at")
+
+
+def step_list(*, run: Run) -> QuerySet[RunStep]:
+    return RunStep.objects.filter(run=run).order_by("created_at")
+
+
+def artifact_list(
+    *, project: Project, kind: str | None = None, logical_key: str | None = None
+) -> QuerySet[Artifact]:
+    qs = Artifact.objects.filter(project=project)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if logical_key:
+        qs = qs.filter(logical_key=logical_key)
+    return qs.order_by("kind", "logical_key", "-version")
+
+
+def artifact_latest(*, project: Project) -> QuerySet[Artifact]:
+    """The newest version of every (kind, logical_key) in the project."""
+    newer = Artifact.objects.filter(
+        project=project,
+        kind=OuterRef("kind"),
+        logical_key=OuterRef("logical_key"),
+        version__gt=OuterRef("version"),
+    )
+    return (
+        Artifact.objects.filter(project=project)
+        .exclude(Exists(newer))
+        .order_by("kind", "logical_key")
+    )
+
+
+def approval_list(
+    *, project: Project, status: str | None = None, scope: str | None = None
+) -> QuerySet[Approval]:
+    qs = Approval.objects.filter(project=project).select_related(
+        "requested_by", "approved_by", "rejected_by"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if scope:
+        qs = qs.filter(scope=scope)
+    return qs.order_by("-created_at")
+
+
+def sandbox_job_list(*, project: Project, status: str | None = None) -> QuerySet[SandboxJob]:
+    qs = SandboxJob.objects.filter(project=project)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at")
+
+
+def deployment_list(
+    *, project: Project, environment: str | None = None, status: str | None = None
+) -> QuerySet[Deployment]:
+    qs = Deployment.objects.filter(project=project)
+    if environment:
+        qs = qs.filter(environment=environment)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at")
+
+
+def preview_list(*, project: Project) -> QuerySet[Preview]:
+    return Preview.objects.filter(project=project).order_by("slug")
+
+
+def preview_version_list(*, preview: Preview) -> QuerySet[PreviewVersion]:
+    return PreviewVersion.objects.filter(preview=preview).order_by("-version")
+
+
+def infra_resource_list(*, project: Project) -> QuerySet[InfraResource]:
+    return InfraResource.objects.filter(project=project).order_by("-created_at")
+
+
+def read_blob(path: str, *, sha256: str) -> bytes:
+    """A blob's bytes, checked against the sha256 its row recorded."""
+    try:
+        with default_storage.open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise NotFound("The stored content is missing.")
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise Conflict("The stored content does not match its checksum.", code="corrupt_blob")
+    return data
+
+
+def preview_for_viewer(*, slug: str, user) -> tuple[Preview, PreviewVersion]:
+    """The preview `slug` and its active version if `user` may see it; 404 otherwise, so a
+    preview's existence is not leaked to those its visibility excludes."""
+    preview = Preview.objects.select_related("workspace").filter(slug=slug).first()
+    if preview is None or preview.active_version is None:
+        raise NotFound("Preview not found.")
+    if preview.visibility != PreviewVisibility.PUBLIC:
+        if not user.is_authenticated:
+            raise NotFound("Preview not found.")
+        role = (
+            Membership.objects.filter(team_id=preview.workspace.team_id, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
+        allowed = role is not None and (
+            preview.visibility == PreviewVisibility.TEAM
+            or preview.created_by_id == user.pk
+            or role_at_least(role, Role.ADMIN)
+        )
+        if not allowed:
+            raise NotFound("Preview not found.")
+    version = PreviewVersion.objects.get(preview=preview, version=preview.active_version)
+    return preview, version
