@@ -119,6 +119,12 @@ STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 BACKUP_ROOT = DATA_DIR / "backups"
+# Scheduled backups (governance/durability): interval, retention, verification drill.
+BACKUP_INTERVAL_SECONDS = env.int("BACKUP_INTERVAL_SECONDS", default=3600)
+BACKUP_RETAIN_HOURLY = env.int("BACKUP_RETAIN_HOURLY", default=24)
+BACKUP_RETAIN_DAILY = env.int("BACKUP_RETAIN_DAILY", default=14)
+BACKUP_RETAIN_WEEKLY = env.int("BACKUP_RETAIN_WEEKLY", default=8)
+BACKUP_VERIFY_INTERVAL_SECONDS = env.int("BACKUP_VERIFY_INTERVAL_SECONDS", default=86400)
 S3_BUCKET = env("S3_BUCKET", default="")
 if S3_BUCKET:
     _s3_options = {

@@ -1,178 +1,380 @@
+"""Backups of one workspace: contents, round trips, damage, interruption, schema guards."""
+
 import json
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
-from common.exceptions import Conflict, ValidationFailed
+from common.exceptions import Conflict, NotFound, ServiceError, ValidationFailed
 from governance import registry
-from governance.durability import services
-from governance.durability.models import BackupRecord, SchemaVersion
-from governance.durability.selectors import last_successful_backup
+from governance.durability import archive, services, versions
+from governance.durability.models import BackupRecord, BackupStatus, SchemaVersion
+from governance.durability.selectors import last_successful_backup, stored_backups
 from governance.models import AuditEvent
-from tests.factories import ProjectFactory, WorkspaceFactory
-from workspaces.models import Project, Workspace
+from tests.durability.api_dump import dump, list_routes
+from tests.durability.conftest import populate
+from workspaces.models import Project
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def backup_dir(settings, tmp_path):
-    settings.BACKUP_ROOT = tmp_path / "backups"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
+@pytest.fixture
+def filled(world):
+    return populate(world)
+
+
+def _manifest(backup_id):
+    return archive.read_manifest(backup_id)
+
+
+def _files(backup_id):
+    return list(archive.walk(archive.backup_storage(), backup_id))
+
+
+def test_backup_holds_every_backup_model_its_globals_and_blobs(filled):
+    ws = filled.workspace
+    record = services.backup_create(workspace=ws, actor=filled.owner)
+    assert record.status == BackupStatus.SUCCEEDED
+    assert record.backup_id.startswith(f"{ws.slug}-")
+    manifest = _manifest(record.backup_id)
+    models = [p["model"] for p in manifest["parts"]]
+    tenant_keys = [e.key for e in registry.backup_models()]
+    assert set(tenant_keys) <= set(models)
+    # parents before children, exactly the registry's dependency order
+    order = [e.key for e in registry.backup_models(include_global=True)]
+    assert models == [k for k in order if k in models]
+    by_model = {p["model"]: p for p in manifest["parts"]}
+    assert by_model["accounts.Team"]["rows"] == 1
+    assert by_model["accounts.Membership"]["rows"] == 4
+    assert by_model["accounts.User"]["rows"] == 4  # the members; the outsider is not included
+    assert by_model["workspaces.Project"]["rows"] == 2
+    assert by_model["workspaces.HistoricalProject"]["rows"] == 3
+    assert by_model["workspaces.Workspace"]["rows"] == 1
+    paths = {f["path"] for f in manifest["files"]}
+    assert filled.context["artifact"].blob_path in paths
+    assert f"workspaces/{ws.pk}/uploads/notes.txt" in paths
+    assert any("/previews/" in p for p in paths)
+    assert manifest["workspace"] == {
+        "id": str(ws.pk),
+        "slug": ws.slug,
+        "name": ws.name,
+        "team_id": str(ws.team_id),
     }
-    return tmp_path
-
-
-def _world():
-    ws = WorkspaceFactory()
-    project = ProjectFactory(workspace=ws, name="Original")
-    project.name = "Renamed"
-    project.save()  # a second history row
-    default_storage.save(f"workspaces/{ws.pk}/doc.txt", ContentFile(b"hello"))
-    return ws, project
-
-
-def test_backup_covers_every_registered_model_and_writes_manifest_last():
-    _world()
-    record = services.create_backup()
-    manifest = json.loads((Path(record.location) / "manifest.json").read_text())
-    expected = {e.key for e in registry.backup_models(include_global=True)}
-    assert {p["model"] for p in manifest["parts"]} == expected
-    assert manifest["app_version"] == services.APP_VERSION
-    assert any(f["path"].endswith("doc.txt") for f in manifest["files"])
-    assert record.status == BackupRecord.Status.SUCCEEDED
-    assert last_successful_backup() == record
-    assert services.verify_backup(record.location) == []
-
-
-def test_workspace_round_trip_restores_rows_history_and_files():
-    ws, project = _world()
-    other = WorkspaceFactory()
-    ProjectFactory(workspace=other)
-    record = services.create_backup(workspace=ws)
-    history_before = project.history.count()
-    counts_before = {
-        e.key: registry.workspace_queryset(e, ws).count() for e in registry.backup_models()
-    }
-    Project.objects.filter(pk=project.pk).update(name="Damaged")
-    ProjectFactory(workspace=ws, name="Added later")
-    default_storage.delete(f"workspaces/{ws.pk}/doc.txt")
-
-    services.restore_backup(record.location)
-
-    project.refresh_from_db()
-    assert project.name == "Renamed"
-    assert not Project.objects.filter(workspace=ws, name="Added later").exists()
-    assert project.history.count() == history_before
-    for entry in registry.backup_models():
-        if services._kept(entry):
-            continue
-        assert registry.workspace_queryset(entry, ws).count() == counts_before[entry.key], entry.key
-    assert Project.objects.filter(workspace=other).count() == 1  # untouched
-    with default_storage.open(f"workspaces/{ws.pk}/doc.txt") as fh:
-        assert fh.read() == b"hello"
-    assert AuditEvent.objects.filter(action="restore").exists()
+    assert set(manifest["schema"]) == {"meta_version", "app", "views"}
+    assert manifest["format"] == archive.FORMAT
+    assert all(len(p["sha256"]) == 64 and p["bytes"] > 0 for p in manifest["parts"])
     assert last_successful_backup(ws) == record
+    assert AuditEvent.objects.filter(action="backup", workspace=ws).count() == 1
+    other = Project.objects.exclude(workspace=ws).count()
+    assert other == 0 or by_model["workspaces.Project"]["rows"] == 2
 
 
-def test_corrupt_part_refuses_restore_and_changes_nothing():
-    ws, project = _world()
-    record = services.create_backup(workspace=ws)
-    part = Path(record.location) / "workspaces.Project.jsonl.zst"
-    part.write_bytes(part.read_bytes()[:-3] + b"xyz")
-    Project.objects.filter(pk=project.pk).update(name="Changed")
-    assert services.verify_backup(record.location)
-    with pytest.raises(ValidationFailed):
-        services.restore_backup(record.location)
-    assert Project.objects.get(pk=project.pk).name == "Changed"
+def _mutate(world):
+    from workspaces import services as ws_services
+
+    project = world.context["project"]
+    ws_services.project_update(project=project, actor=world.owner, name="Damaged")
+    ws_services.project_create(
+        workspace=world.workspace, name="Later", slug="later", actor=world.owner
+    )
+    storages["default"].delete(world.context["artifact"].blob_path)
 
 
-def test_unfinished_backup_without_manifest_is_refused(tmp_path):
-    (tmp_path / "half").mkdir()
-    with pytest.raises(ValidationFailed):
-        services.read_manifest(tmp_path / "half")
-    with pytest.raises(CommandError, match="no manifest"):
-        call_command("restore", str(tmp_path / "half"))
+def test_round_trip_in_place_is_identical_through_the_api(filled):
+    ws = filled.workspace
+    assert any("projects/" in r for r in list_routes())
+    before = dump(ws, filled.owner)
+    history_before = Project.history.filter(workspace=ws).count()
+    other_before = dump(filled.outsider.memberships.get().team.workspaces.get(), filled.outsider)
+    record = services.backup_create(workspace=ws)
+    _mutate(filled)
+    assert dump(ws, filled.owner) != before
+
+    result = services.backup_restore(backup_id=record.backup_id, actor=filled.owner)
+
+    assert result["mode"] == "replace"
+    assert dump(ws, filled.owner) == before
+    assert Project.history.filter(workspace=ws).count() == history_before
+    with storages["default"].open(filled.context["artifact"].blob_path) as fh:
+        assert fh.read() == b"\x00\x01binary" * 50
+    assert (
+        dump(filled.outsider.memberships.get().team.workspaces.get(), filled.outsider)
+        == other_before
+    )
+    assert AuditEvent.objects.filter(action="restore", workspace=ws).exists()
+    assert AuditEvent.objects.filter(action="backup", workspace=ws).exists()  # kept
 
 
-def test_newer_database_version_refuses_writes():
-    SchemaVersion.objects.create(app_version=services.APP_VERSION + 1)
-    with pytest.raises(Conflict):
-        services.check_schema_version()
+def test_restore_creates_a_workspace_this_instance_does_not_have(filled):
+    from accounts.models import Membership
+    from governance.purge import workspace_purge
+
+    ws = filled.workspace
+    before = dump(ws, filled.owner)
+    record = services.backup_create(workspace=ws)
+    team = ws.team
+    workspace_purge(workspace=ws, actor=filled.owner, reason="drill")
+    Membership.objects.filter(team=team).delete()
+    team.delete()
+    BackupRecord.objects.all().delete()  # a fresh instance knows only the storage
+    for f in _files(record.backup_id):
+        if f.startswith(f"{record.backup_id}/files/"):
+            storages["default"].delete(f.split("/files/", 1)[1])
+
+    result = services.backup_restore(backup_id=record.backup_id)
+
+    assert result["mode"] == "create"
+    assert dump(ws, filled.owner) == before
+    assert BackupRecord.objects.get().backup_id == record.backup_id
 
 
-def test_commands_backup_verify_list(capsys):
-    ws, _ = _world()
-    call_command("backup", "--workspace", ws.slug)
-    out = capsys.readouterr().out
-    assert "Backup written" in out
-    location = BackupRecord.objects.get().location
-    call_command("verify_backup", location)
+def _flip(backup_id, name):
+    storage = archive.backup_storage()
+    path = storage.path(name)
+    with open(path, "rb") as fh:
+        data = bytearray(fh.read())
+    data[len(data) // 2] ^= 0x01
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return bytes(data)
+
+
+def test_a_flipped_byte_anywhere_refuses_restore_and_changes_nothing(filled):
+    ws = filled.workspace
+    record = services.backup_create(workspace=ws)
+    _mutate(filled)
+    state = dump(ws, filled.owner)
+    names = _files(record.backup_id)
+    assert any(n.endswith("manifest.json") for n in names) and len(names) > 10
+    for name in names:
+        storage = archive.backup_storage()
+        with storage.open(name, "rb") as fh:
+            original = fh.read()
+        _flip(record.backup_id, name)
+        with pytest.raises((ValidationFailed, NotFound)):
+            services.backup_restore(backup_id=record.backup_id)
+        assert dump(ws, filled.owner) == state, name
+        with open(storage.path(name), "wb") as fh:
+            fh.write(original)
+    services.backup_restore(backup_id=record.backup_id)  # intact again: restores
+    assert Project.objects.get(pk=filled.context["project"].pk).name == "Alpha two"
+
+
+def test_an_interrupted_backup_is_never_listed_complete(filled, capsys):
+    ws = filled.workspace
+    seen = []
+
+    def dies_midway(event):
+        seen.append(event)
+        if len(seen) == 5:
+            raise KeyboardInterrupt  # what a killed worker looks like from inside
+
+    with pytest.raises(KeyboardInterrupt):
+        services.backup_create(workspace=ws, progress=dies_midway)
+    record = BackupRecord.objects.get()
+    assert record.status == BackupStatus.FAILED
+    assert _files(record.backup_id)  # parts were written ...
+    assert not archive.has_manifest(record.backup_id)  # ... but no manifest
+    assert [b.backup_id for b in stored_backups()] == []
     call_command("list_backups")
-    assert location in capsys.readouterr().out
-    with pytest.raises(CommandError, match="No workspace"):
-        call_command("backup", "--workspace", "nope")
-    assert Workspace.objects.filter(pk=ws.pk).exists()
+    assert record.backup_id not in capsys.readouterr().out
+    call_command("list_backups", "--incomplete")
+    assert f"{record.backup_id} INCOMPLETE" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="no complete backup"):
+        call_command("restore", record.backup_id, "--noinput")
+    assert last_successful_backup(ws) is None
 
 
-def test_write_requests_are_refused_when_database_is_newer(client):
-    SchemaVersion.objects.create(app_version=services.APP_VERSION + 1)
-    response = client.post("/api/v1/auth/me/", {})
+KILLER = """
+import os, signal, django
+from config.env import configure
+configure(); django.setup()
+from tests.factories import WorkspaceFactory
+from governance.durability import services
+ws = WorkspaceFactory(slug="killed")
+parts = []
+def progress(event):
+    parts.append(event)
+    if len(parts) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+services.backup_create(workspace=ws, progress=progress)
+"""
+
+
+def test_a_killed_backup_process_leaves_nothing_complete(tmp_path):
+    """SIGKILL a real backup process mid-way (own SQLite data folder), then list from outside."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET")
+    }
+    env.update(HOLDFAST_DATA_DIR=str(tmp_path / "data"))
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    manage = [sys.executable, str(root / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=root, env=env, check=True)
+    killed = subprocess.run([sys.executable, "-c", KILLER], cwd=root, env=env)
+    assert killed.returncode == -9
+    folders = list((tmp_path / "data" / "backups").iterdir())
+    assert len(folders) == 1 and any((folders[0] / "parts").iterdir())
+    listed = subprocess.run(
+        [*manage, "list_backups"], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    assert folders[0].name not in listed.stdout
+    restore = subprocess.run(
+        [*manage, "restore", folders[0].name, "--noinput"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert restore.returncode != 0
+    assert "Traceback" not in restore.stderr
+    assert "no complete backup" in restore.stderr
+
+
+def test_restore_refuses_a_backup_with_a_newer_schema(filled):
+    record = services.backup_create(workspace=filled.workspace)
+    manifest = _manifest(record.backup_id)
+    manifest["schema"]["app"]["version"] = versions.APP_VERSION + 1
+    storage = archive.backup_storage()
+    with open(storage.path(f"{record.backup_id}/manifest.json"), "wb") as fh:
+        fh.write(archive.seal(manifest))
+    _mutate(filled)
+    with pytest.raises(Conflict, match="newer code"):
+        services.backup_restore(backup_id=record.backup_id)
+    assert Project.objects.get(pk=filled.context["project"].pk).name == "Damaged"
+    with pytest.raises(CommandError, match="newer code"):
+        call_command("restore", record.backup_id, "--noinput")
+
+
+def test_database_newer_than_code_refuses_writes_everywhere(filled, client_for):
+    SchemaVersion.objects.create(app_version=versions.APP_VERSION + 1)
+    client = client_for(filled.owner)
+    url = f"/api/v1/workspaces/{filled.workspace.slug}/projects/"
+    response = client.post(url, {"name": "X", "slug": "x"}, format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "schema_version"
-    assert client.get("/api/v1/").status_code != 409
-
-
-def test_nightly_task_is_scheduled_and_writes_a_verified_backup():
-    from config.celery import collect_beat_schedule
-    from governance.durability.tasks import nightly_backup
-
-    assert "durability-nightly-backup" in collect_beat_schedule()
-    location = nightly_backup()
-    assert BackupRecord.objects.get(location=location).verified_at is not None
-
-
-def test_backup_list_api_is_staff_only(client_for, world):
-    from tests.factories import UserFactory
-
-    record = services.create_backup(workspace=world.workspace)
-    assert client_for(world.owner).get("/api/v1/backups/").status_code == 403
-    staff = UserFactory(is_staff=True)
-    response = client_for(staff).get("/api/v1/backups/")
-    assert response.status_code == 200
-    body = response.json()
-    rows = body["results"] if isinstance(body, dict) else body
-    assert rows[0]["id"] == str(record.pk)
-
-
-def test_migrate_safely_backs_up_and_records_version(capsys):
-    SchemaVersion.objects.create(app_version=0, views_version=0)
-    call_command("migrate_safely", verbosity=0)
-    doc = SchemaVersion.objects.get()
-    assert (doc.app_version, doc.views_version) == (services.APP_VERSION, services.VIEWS_VERSION)
-    assert BackupRecord.objects.filter(status="succeeded").count() == 1
-
-
-def test_migrate_safely_refuses_when_database_is_newer():
-    SchemaVersion.objects.create(app_version=services.APP_VERSION + 1)
-    with pytest.raises(CommandError, match="upgrade the code"):
+    assert "newer code" in response.json()["detail"]
+    assert client.get(url).status_code == 200  # reads still work
+    with pytest.raises(Conflict):
+        services.backup_restore(backup_id="whatever")
+    with pytest.raises(CommandError, match="only knows"):
         call_command("migrate_safely", verbosity=0)
 
 
-def test_production_refuses_schema_version_zero(settings):
+def test_production_refuses_version_zero(filled, settings, client_for):
     from governance.durability.checks import production_schema_version
 
+    record = services.backup_create(workspace=filled.workspace)  # written at version 0
     settings.DJANGO_ENV = "production"
-    SchemaVersion.objects.create(app_version=0)
-    errors = production_schema_version(None, databases=["default"])
-    assert [e.id for e in errors] == ["durability.E001"]
-    SchemaVersion.objects.update(app_version=services.APP_VERSION)
+    assert [e.id for e in production_schema_version(None, databases=["default"])] == [
+        "durability.E001"
+    ]
+    response = client_for(filled.owner).get(f"/api/v1/workspaces/{filled.workspace.slug}/")
+    assert response.status_code == 503
+    assert "version is 0" in response.json()["detail"]
+    versions.schema_stamp(migrated=True)
     assert production_schema_version(None, databases=["default"]) == []
+    with pytest.raises(Conflict, match="version 0"):
+        services.backup_restore(backup_id=record.backup_id)
+
+
+def test_commands_print_ids_and_fail_in_one_sentence(filled, capsys):
+    ws = filled.workspace
+    call_command("backup", "--workspace", ws.slug)
+    out = capsys.readouterr().out.strip().splitlines()
+    backup_id = out[-1]
+    assert backup_id == BackupRecord.objects.get().backup_id
+    assert any("workspaces.Project" in line and "rows" in line for line in out)
+    call_command("list_backups", "--workspace", ws.slug)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{backup_id} complete")
+    call_command("verify_backup", backup_id, "--checksums-only")
+    assert "intact" in capsys.readouterr().out
+    call_command("restore", backup_id, "--noinput")
+    assert "Restored" in capsys.readouterr().out
+    call_command("backup", "--all")
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(ws.slug[:3])
+    for args, message in [
+        (["backup", "--workspace", "nope"], "no workspace"),
+        (["restore", "nope-20260101T000000-abcdef", "--noinput"], "no complete backup"),
+        (["verify_backup", "nope-20260101T000000-abcdef"], "failed verification"),
+    ]:
+        with pytest.raises(CommandError, match=message) as exc:
+            call_command(*args)
+        assert "\n" not in str(exc.value)
+
+
+def test_verify_restores_into_a_scratch_database_and_records_the_result(filled):
+    record = services.backup_create(workspace=filled.workspace)
+    result = services.backup_verify(backup_id=record.backup_id)
+    assert result["ok"], result["problems"]
+    assert result["rows"] == record.row_count
+    record.refresh_from_db()
+    assert record.verify_status == "passed" and record.verified_at is not None
+    assert AuditEvent.objects.filter(action="verify", workspace=filled.workspace).count() == 1
+    name = next(n for n in _files(record.backup_id) if "/parts/" in n)
+    _flip(record.backup_id, name)
+    result = services.backup_verify(backup_id=record.backup_id, scratch=False)
+    assert not result["ok"] and "checksum" in result["problems"][0]
+    record.refresh_from_db()
+    assert record.verify_status == "failed"
+
+
+def test_s3_round_trip_against_a_real_s3_server(filled, s3_storage_settings):
+    from tests.durability.conftest import populate as _  # noqa: F401
+
+    ws = filled.workspace
+    client, bucket = s3_storage_settings["client"], s3_storage_settings["bucket"]
+    blob = f"workspaces/{ws.pk}/uploads/big.bin"
+    storages["default"].save(blob, ContentFile(b"x" * 100_000))
+    record = services.backup_create(workspace=ws)
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="backups/")["Contents"]}
+    assert f"backups/{record.backup_id}/manifest.json" in keys
+    assert f"backups/{record.backup_id}/files/{blob}" in keys
+    assert [b.backup_id for b in stored_backups(workspace_slug=ws.slug)] == [record.backup_id]
+    storages["default"].delete(blob)
+    Project.objects.filter(pk=filled.context["project"].pk).update(name="Changed")
+    services.backup_restore(backup_id=record.backup_id)
+    assert Project.objects.get(pk=filled.context["project"].pk).name == "Alpha"[:5] + " two"
+    with storages["default"].open(blob) as fh:
+        assert fh.read() == b"x" * 100_000
+    assert services.backup_verify(backup_id=record.backup_id, scratch=False)["ok"]
+
+
+def test_manifest_is_written_last(filled, monkeypatch):
+    """The storage sees every part and file before the manifest."""
+    written = []
+    storage = archive.backup_storage()
+    original = type(storage).save
+
+    def recording_save(self, name, content, max_length=None):
+        written.append(name)
+        return original(self, name, content, max_length)
+
+    monkeypatch.setattr(type(storage), "save", recording_save)
+    record = services.backup_create(workspace=filled.workspace)
+    assert written[-1] == f"{record.backup_id}/manifest.json"
+    assert len(written) == len(_files(record.backup_id))
+
+
+def test_json_survives_byte_for_byte(filled):
+    record = services.backup_create(workspace=filled.workspace)
+    run = filled.context["run"]
+    from deployments.models import Run
+
+    Run.objects.filter(pk=run.pk).update(metadata={})
+    services.backup_restore(backup_id=record.backup_id)
+    assert Run.objects.get(pk=run.pk).metadata == {"nested": {"a": [1, 2.5, "x\\y\n"]}}
+    assert json.dumps(Run.objects.get(pk=run.pk).metadata)
+
+
+def test_service_errors_are_service_errors():
+    with pytest.raises(ServiceError):
+        archive.read_manifest("../etc")

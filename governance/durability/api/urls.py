@@ -2,8 +2,15 @@
 
 from django.urls import path
 
-from .views import BackupListView
+from .views import BackupViewSet, RestorePointViewSet
 
 app_name = "durability-api"
 
-urlpatterns = [path("backups/", BackupListView.as_view(), name="backups")]
+WS = "workspaces/<slug:workspace_slug>/"
+
+urlpatterns = [
+    path(WS + "backups/", BackupViewSet.as_view({"get": "list"}), name="backups"),
+    path(
+        WS + "restore-point/", RestorePointViewSet.as_view({"post": "create"}), name="restore-point"
+    ),
+]

@@ -2,41 +2,43 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.exceptions import ServiceError
 from governance.durability import services
+from governance.durability.management.progress import ProgressPrinter, human_bytes
 
 
 class Command(BaseCommand):
-    help = "Write a verified backup of every registered model (or one workspace)."
+    help = "Back up one workspace (or all); prints each new backup id as the last stdout line."
 
     def add_arguments(self, parser):
-        parser.add_argument("--workspace", help="Back up only this workspace (slug or id).")
-
-    def _progress(self, key, rows):
-        if self.stdout.isatty():  # one line redrawn in place on a terminal
-            self.stdout.write(f"\r\033[K{key}: {rows} rows", ending="")
-        else:
-            self.stdout.write(f"{key}: {rows} rows")
+        group = parser.add_mutually_exclusive_group(required=True)
+        group.add_argument("--workspace", help="Slug of the workspace to back up.")
+        group.add_argument("--all", action="store_true", help="Back up every workspace.")
 
     def handle(self, *args, **options):
         from workspaces.models import Workspace
 
-        workspace = None
-        if options["workspace"]:
-            ref = options["workspace"]
-            workspace = Workspace.objects.filter(slug=ref).first()
+        if options["all"]:
+            workspaces = list(Workspace.objects.order_by("slug"))
+            if not workspaces:
+                raise CommandError("There are no workspaces to back up.")
+        else:
+            workspace = Workspace.objects.filter(slug=options["workspace"]).first()
             if workspace is None:
-                try:
-                    workspace = Workspace.objects.filter(pk=ref).first()
-                except Exception:
-                    workspace = None
-            if workspace is None:
-                raise CommandError(f"No workspace {ref!r}.")
-        try:
-            record = services.create_backup(
-                workspace=workspace,
-                progress=self._progress,
+                raise CommandError(f"There is no workspace with the slug {options['workspace']!r}.")
+            workspaces = [workspace]
+        ids = []
+        for workspace in workspaces:
+            printer = ProgressPrinter(self.stdout)
+            try:
+                record = services.backup_create(workspace=workspace, progress=printer)
+            except ServiceError as exc:
+                raise CommandError(str(exc)) from None
+            except OSError as exc:
+                raise CommandError(f"Backup of {workspace.slug} failed: {exc}.") from None
+            printer.finish()
+            self.stdout.write(
+                f"{workspace.slug}: {record.row_count} rows, {record.file_count} files, "
+                f"{human_bytes(record.byte_count)}"
             )
-        except ServiceError as exc:
-            raise CommandError(str(exc)) from None
-        if self.stdout.isatty():
-            self.stdout.write("")
-        self.stdout.write(f"Backup written to {record.location} ({record.row_count} rows).")
+            ids.append(record.backup_id)
+        for backup_id in ids:
+            self.stdout.write(backup_id)

@@ -1,14 +1,37 @@
 from django.core.management.base import BaseCommand
 
-from governance.durability.selectors import list_backups
+from governance.durability.management.progress import human_bytes
+from governance.durability.models import BackupRecord
+from governance.durability.selectors import stored_backups
 
 
 class Command(BaseCommand):
-    help = "List recorded backups, newest first."
+    help = "List the backups in backup storage, newest first, one per line starting with its id."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workspace", help="Only this workspace's backups (slug).")
+        parser.add_argument(
+            "--incomplete", action="store_true", help="Also list interrupted or damaged backups."
+        )
 
     def handle(self, *args, **options):
-        for record in list_backups():
+        slug = options["workspace"]
+        found = stored_backups(workspace_slug=slug, include_incomplete=options["incomplete"])
+        verified = dict(
+            BackupRecord.objects.filter(backup_id__in=[b.backup_id for b in found]).values_list(
+                "backup_id", "verify_status"
+            )
+        )
+        for backup in found:
+            if not backup.complete:
+                if slug and not backup.backup_id.startswith(f"{slug}-"):
+                    continue
+                self.stdout.write(f"{backup.backup_id} INCOMPLETE {backup.error}")
+                continue
+            m = backup.manifest
             self.stdout.write(
-                f"{record.created_at:%Y-%m-%d %H:%M:%S} {record.status} "
-                f"{record.row_count} rows {record.location}"
+                f"{backup.backup_id} complete {m['workspace']['slug']} {m['created_at']} "
+                f"{m['totals']['rows']} rows {m['totals']['files']} files "
+                f"{human_bytes(m['totals']['bytes'])} "
+                f"verify={verified.get(backup.backup_id, 'never')}"
             )
