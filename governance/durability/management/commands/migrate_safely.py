@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--backup", action="store_true", help="Back up first even outside production."
+            "--backup",
+            action="store_true",
+            help="Back up every workspace first even outside production or with nothing to apply.",
         )
 
     def handle(self, *args, **options):
@@ -32,7 +34,7 @@ class Command(BaseCommand):
         plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         production = settings.DJANGO_ENV == "production"
         backups = []
-        if plan and (production or options["backup"]):
+        if (plan and production) or options["backup"]:
             try:
                 for workspace in Workspace.objects.order_by("slug"):
                     record = services.backup_create(

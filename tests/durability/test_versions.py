@@ -1,0 +1,44 @@
+"""The schema-version document: stamping, views rebuild dispatch, migrate_safely."""
+
+import pytest
+from django.core.management import call_command
+
+from governance.durability import versions
+from governance.durability.models import BackupRecord, SchemaVersion
+from tests.durability import fake_materialized
+
+pytestmark = pytest.mark.django_db
+FAKE = ["tests.durability.fake_materialized"]
+
+
+def test_document_shape_and_stamp():
+    assert versions.schema_document()["app"]["version"] == 0
+    row = versions.schema_stamp(migrated=True, views=True)
+    doc = row.as_document()
+    assert doc["meta_version"] == versions.META_VERSION
+    assert doc["app"]["version"] == versions.APP_VERSION
+    assert doc["app"]["last_migrated_by"].startswith("holdfast:")
+    assert set(doc["views"]) == {"version", "last_migrated_by", "last_written_by"}
+
+
+def test_views_mismatch_rebuilds_every_materialized_module():
+    fake_materialized.calls.clear()
+    SchemaVersion.objects.create(app_version=versions.APP_VERSION, views_version=1)
+    assert versions.code_views_version(FAKE) == versions.BASE_VIEWS_VERSION + 7
+    assert versions.views_sync(modules=FAKE) == {"tests.durability.fake_materialized": 3}
+    assert fake_materialized.calls == [None]
+    assert SchemaVersion.objects.get().views_version == versions.BASE_VIEWS_VERSION + 7
+    assert versions.views_sync(modules=FAKE) is None  # versions match now: no rebuild
+    assert fake_materialized.calls == [None]
+
+
+def test_migrate_safely_backs_up_every_workspace_and_stamps(world, settings, capsys):
+    settings.DJANGO_ENV = "production"
+    call_command("migrate_safely", "--backup", verbosity=0)
+    out = capsys.readouterr().out
+    assert "Schema is at app version 1" in out
+    from workspaces.models import Workspace
+
+    assert BackupRecord.objects.filter(trigger="migration").count() == Workspace.objects.count()
+    assert SchemaVersion.objects.get().app_version == versions.APP_VERSION
+    assert versions.refusal_reason() is None
