@@ -1,18 +1,31 @@
-"""Backup/restore benchmark on PostgreSQL.
+"""Backup/restore benchmark on PostgreSQL: ours vs pg_dump -Fc, psql COPY FROM, dumpdata, loaddata.
 
-    DATABASE_URL=postgres://.../hf_bench .venv/bin/python bench/backup.py [--rows N]
+One command (against a scratch database, never a real one):
 
-Builds N project rows (default 1,000,000) in one workspace with a single
-INSERT ... SELECT generate_series, then times, each in a fresh subprocess that
-reports its own peak RSS (resource.getrusage):
-  backup:  ours (zstd JSONL, workspace scope) vs pg_dump -Fc of the same tables vs
-           dumpdata --format jsonl
-  restore: a 100k subset: ours vs psql COPY FROM vs loaddata (scaled to N)
+    createdb -h 127.0.0.1 -U postgres hf_dura_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_dura_bench .venv/bin/python bench/backup.py
+
+Builds a workspace of --rows rows (default 1,000,000: 10% projects, 30% project history,
+10% runs, 50% run steps with JSON columns) with INSERT ... SELECT generate_series, then
+prints, measured in this run:
+
+- backup: ours (`backup_create`, zstd JSONL parts via COPY TO, manifest, local storage) vs
+  `pg_dump -Fc` of the same four tables vs `dumpdata --format jsonl` (on the 100k-row
+  projects table, scaled to --rows);
+- restore: ours (`backup_restore` into a purged workspace: checksums, COPY FROM into a temp
+  table, INSERT ... json_populate_record, FK checks, audit) vs `psql \\copy FROM` of the
+  same rows into empty copies of the tables (indexes, no FKs) vs `loaddata` (the 100k
+  projects fixture, scaled);
+- peak RSS (ru_maxrss) of our backup and restore, each in its own process, at 100k and at
+  --rows rows.
+
+Targets: backup <= 1.0x pg_dump -Fc, restore <= 3x COPY FROM, RSS <= 150 MB at any size.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -23,7 +36,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SUBSET = 100_000
+TABLES = [
+    "workspaces_project",
+    "workspaces_historicalproject",
+    "deployments_run",
+    "deployments_runstep",
+]
 
 
 def _setup():
@@ -42,49 +60,91 @@ def child(action: str, arg: str) -> None:
 
     start = time.perf_counter()
     if action == "backup":
-        services.create_backup(workspace=Workspace.objects.get(slug=arg))
-    elif action == "restore":
-        services.restore_backup(arg)
+        out = services.backup_create(workspace=Workspace.objects.get(slug=arg)).backup_id
+    else:
+        out = services.backup_restore(backup_id=arg)["workspace"]
     took = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(f"RESULT {took:.2f} {rss}")
+    print("RESULT " + json.dumps({"seconds": took, "rss_mb": rss, "out": out}))
 
 
-def run_child(*args) -> tuple[float, int]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True
-    ).stdout
-    line = [x for x in out.splitlines() if x.startswith("RESULT")][-1].split()
-    return float(line[1]), int(line[2])
+def run_child(*args) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=ROOT
+    )
+    if proc.returncode:
+        sys.exit(proc.stderr[-3000:])
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    return json.loads(line[7:])
 
 
 def timed(cmd, **kw) -> float:
     start = time.perf_counter()
     kw.setdefault("stdout", subprocess.DEVNULL)
-    subprocess.run(cmd, check=True, stderr=subprocess.PIPE, **kw)
+    subprocess.run(cmd, check=True, cwd=ROOT, **kw)
     return time.perf_counter() - start
 
 
-def build(rows: int, slug: str) -> None:
-    _setup()
-    from django.db import connection
+def build(rows: int, slug: str) -> str:
+    from django.db import connection, transaction
 
     from tests.factories import WorkspaceFactory
-    from workspaces.models import Workspace
 
-    Workspace.objects.filter(slug=slug).delete()
-    ws = WorkspaceFactory(slug=slug)
-    with connection.cursor() as cur:
+    ws = WorkspaceFactory(slug=slug, name=slug, team__slug=f"{slug}-team", team__name=slug)
+    p = rows // 10
+    with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             "INSERT INTO workspaces_project (id, created_at, updated_at, workspace_id, name, slug,"
             " description, status) SELECT gen_random_uuid(), now(), now(), %s, 'Project ' || i,"
             " 'p-' || i, repeat('x', 40), 'active' FROM generate_series(1, %s) AS i",
-            [ws.pk, rows],
+            [ws.pk, p],
         )
+        cur.execute(
+            "INSERT INTO workspaces_historicalproject (id, created_at, updated_at, workspace_id,"
+            " name, slug, description, status, history_date, history_change_reason,"
+            " history_type, history_user_id, history_id) SELECT p.id, p.created_at, p.updated_at,"
+            " p.workspace_id, p.name || ' v' || g, p.slug, p.description, p.status,"
+            " now() - g * interval '1 hour', 'bench', CASE WHEN g = 3 THEN '+' ELSE '~' END,"
+            " NULL, gen_random_uuid() FROM workspaces_project p, generate_series(1, 3) g"
+            " WHERE p.workspace_id = %s",
+            [ws.pk],
+        )
+        cur.execute(
+            "INSERT INTO deployments_run (id, created_at, updated_at, project_id, kind, status,"
+            " started_at, ended_at, metadata, created_by_id, idempotency_key) SELECT"
+            " gen_random_uuid(), now(), now(), p.id, 'build', 'succeeded', now(), now(),"
+            " jsonb_build_object('commit', md5(p.slug), 'n', 1), NULL, ''"
+            " FROM workspaces_project p WHERE p.workspace_id = %s",
+            [ws.pk],
+        )
+        cur.execute(
+            "INSERT INTO deployments_runstep (id, created_at, updated_at, run_id, step_id, name,"
+            " status, input, output, error, attempts, started_at, ended_at) SELECT"
+            " gen_random_uuid(), now(), now(), r.id, 'step-' || g, 'Step ' || g, 'succeeded',"
+            " '{\"arg\": \"value\"}', jsonb_build_object('ok', true, 'lines', g), '', 1, now(),"
+            " now() FROM deployments_run r JOIN workspaces_project p ON p.id = r.project_id,"
+            " generate_series(1, 5) g WHERE p.workspace_id = %s",
+            [ws.pk],
+        )
+        cur.execute("ANALYZE")
+    return str(ws.pk)
+
+
+def purge(slug: str) -> float:
+    from governance.purge import workspace_purge
+    from workspaces.models import Workspace
+
+    start = time.perf_counter()
+    workspace_purge(workspace=Workspace.objects.get(slug=slug), actor=None, reason="benchmark")
+    return time.perf_counter() - start
+
+
+def psql(url: str, command: str) -> float:
+    return timed(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--child", nargs=2)
     args = parser.parse_args()
@@ -92,64 +152,117 @@ def main() -> None:
         return child(*args.child)
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database.")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT)
+        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database.")
     tmp = Path(tempfile.mkdtemp(prefix="hf-bench-"))
     os.environ["HOLDFAST_DATA_DIR"] = str(tmp)
-    results = []
-    for n, slug in ((SUBSET, "bench-small"), (args.rows, "bench-large")):
-        if n == SUBSET and args.rows == SUBSET and results:
-            continue
-        t = time.perf_counter()
-        build(n, slug)
-        print(f"built {n:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
-        took, rss = run_child("backup", slug)
-        results.append((n, "ours backup", took, rss))
-        print(f"{n:>9,} ours backup      {took:7.2f}s  peak RSS {rss} MB", flush=True)
-    n = args.rows
-    dump = tmp / "pg.dump"
-    took = timed(["pg_dump", "-Fc", "-t", "workspaces_project", "-f", str(dump), url])
-    print(f"{n:>9,} pg_dump -Fc      {took:7.2f}s  {dump.stat().st_size // 1024} KB", flush=True)
-    jsonl = tmp / "dump.jsonl"
-    with open(jsonl, "w") as out:
-        took = timed(
-            [sys.executable, "manage.py", "dumpdata", "workspaces.Project", "--format", "jsonl"],
-            cwd=ROOT,
-            stdout=out,
-        )
-    print(f"{n:>9,} dumpdata jsonl   {took:7.2f}s  {jsonl.stat().st_size // 1024} KB", flush=True)
-    ours = sorted((tmp / "backups").iterdir())
-    size = sum(f.stat().st_size for f in ours[-1].rglob("*") if f.is_file())
-    print(f"{n:>9,} ours archive size {size // 1024} KB", flush=True)
-
-    # Restore a 100k subset three ways; times scaled x(N/100k).
-    scale = n / SUBSET
-    small = ours[0]
-    took, rss = run_child("restore", str(small))
-    print(f"restore ours     {took:7.2f}s (x{scale:.0f} = {took * scale:.1f}s)  peak RSS {rss} MB")
-    csv = tmp / "subset.copy"
+    os.environ.pop("S3_BUCKET", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT)
     _setup()
+    from django.db import connection
+
+    n, subset = args.rows, args.rows // 10
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('holdfast.purge', 'on', false)")
+        for table in reversed(TABLES):
+            cur.execute(f"DELETE FROM {table}")  # noqa: S608 - a scratch database
+        cur.execute("SELECT set_config('holdfast.purge', 'off', false)")
     from workspaces.models import Workspace
 
-    ws = Workspace.objects.get(slug="bench-small")
-    where = f"workspace_id = '{ws.pk}'"
-    subprocess.run(
-        ["psql", url, "-qc", f"\\copy (SELECT * FROM workspaces_project WHERE {where}) TO '{csv}'"],
-        check=True,
+    from accounts.models import Team
+
+    for slug in Workspace.objects.filter(slug__startswith="bench-").values_list("slug", flat=True):
+        purge(slug)
+    Team.objects.filter(slug__startswith="bench-").delete()
+    t = time.perf_counter()
+    build(n, "bench-large")
+    print(f"built {n:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
+    rows = {}
+    print(f"\n== backup of {n:,} rows ==")
+    ours = run_child("backup", "bench-large")
+    archive = tmp / "backups" / ours["out"]
+    size = sum(f.stat().st_size for f in archive.rglob("*") if f.is_file())
+    rows["ours backup"] = ours["seconds"]
+    print(
+        f"ours backup          {ours['seconds']:7.2f}s  {size / 1e6:7.1f} MB  "
+        f"peak RSS {ours['rss_mb']} MB",
+        flush=True,
     )
-    sql = (
-        f"BEGIN; SET LOCAL holdfast.purge = 'on'; DELETE FROM workspaces_project WHERE {where};"
-        f" \\copy workspaces_project FROM '{csv}'\nCOMMIT;"
+    dump = tmp / "pg.dump"
+    tflags = [x for t in TABLES for x in ("-t", t)]
+    took = timed(["pg_dump", "-Fc", *tflags, "-f", str(dump), url])
+    rows["pg_dump"] = took
+    print(f"pg_dump -Fc          {took:7.2f}s  {dump.stat().st_size / 1e6:7.1f} MB", flush=True)
+    jsonl = tmp / "projects.jsonl"
+    took = timed(
+        [
+            sys.executable,
+            "manage.py",
+            "dumpdata",
+            "workspaces.Project",
+            "--format",
+            "jsonl",
+            "-o",
+            str(jsonl),
+        ]
     )
-    took = timed(["psql", url, "-q", "-v", "ON_ERROR_STOP=1"], input=sql.encode())
-    print(f"restore psql COPY {took:7.2f}s (x{scale:.0f} = {took * scale:.1f}s)")
-    fixture = tmp / "subset.jsonl"
-    with open(jsonl) as src, open(fixture, "w") as out:
-        for line in src:
-            if str(ws.pk) in line:
-                out.write(line)
-    took = timed([sys.executable, "manage.py", "loaddata", str(fixture)], cwd=ROOT)
-    print(f"restore loaddata {took:7.2f}s (x{scale:.0f} = {took * scale:.1f}s)")
+    print(
+        f"dumpdata jsonl       {took:7.2f}s on {subset:,} rows, scaled x{n // subset}: "
+        f"{took * n / subset:.1f}s",
+        flush=True,
+    )
+    print(
+        f"-> ours / pg_dump -Fc = {rows['ours backup'] / rows['pg_dump']:.2f}x "
+        f"(target <= 1.0x); dumpdata / ours = {took * n / subset / rows['ours backup']:.1f}x"
+    )
+
+    print(f"\n== restore of {n:,} rows ==")
+    copies = {}
+    for table in TABLES:
+        copies[table] = tmp / f"{table}.copy"
+        psql(url, f"\\copy {table} TO '{copies[table]}'")
+        psql(
+            url,
+            f"DROP TABLE IF EXISTS bench_{table}; "
+            f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)",
+        )
+    copy_total = 0.0
+    for table in TABLES:
+        copy_total += psql(url, f"\\copy bench_{table} FROM '{copies[table]}'")
+    for table in TABLES:
+        psql(url, f"DROP TABLE bench_{table}")
+    print(f"psql COPY FROM       {copy_total:7.2f}s  (into empty copies with indexes)", flush=True)
+    took = timed([sys.executable, "manage.py", "loaddata", str(jsonl)])
+    print(
+        f"loaddata             {took:7.2f}s on {subset:,} rows, scaled x{n // subset}: "
+        f"{took * n / subset:.1f}s  (over the existing rows)",
+        flush=True,
+    )
+    purge_took = purge("bench-large")
+    print(f"(purge of the workspace before restoring: {purge_took:.2f}s, not counted)")
+    ours_r = run_child("restore", ours["out"])
+    print(
+        f"ours restore         {ours_r['seconds']:7.2f}s  peak RSS {ours_r['rss_mb']} MB  "
+        f"(verify checksums + load + FK checks + files + audit)",
+        flush=True,
+    )
+    print(
+        f"-> ours / COPY FROM = {ours_r['seconds'] / copy_total:.2f}x (target <= 3x); "
+        f"loaddata / ours = {took * n / subset / ours_r['seconds']:.1f}x"
+    )
+
+    print(f"\n== peak RSS at {subset:,} and {n:,} rows ==")
+    build(subset, "bench-small")
+    small = run_child("backup", "bench-small")
+    purge("bench-small")
+    small_r = run_child("restore", small["out"])
+    print(
+        f"backup  {subset:>9,} rows: {small['rss_mb']:4d} MB   {n:>9,} rows: "
+        f"{ours['rss_mb']:4d} MB  (target <= 150 MB)"
+    )
+    print(
+        f"restore {subset:>9,} rows: {small_r['rss_mb']:4d} MB   {n:>9,} rows: "
+        f"{ours_r['rss_mb']:4d} MB  (target <= 150 MB)"
+    )
 
 
 if __name__ == "__main__":

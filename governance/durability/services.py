@@ -246,7 +246,11 @@ def _write_archive(workspace, backup_id: str, taken_at, progress: Progress) -> d
         for index, (entry, queryset, info) in enumerate(_scope(workspace, using=using)):
             filename = f"{index:03d}-{entry.key}.jsonl.zst"
             writer = archive.PartWriter(tmp, filename)
-            count = rows.export(queryset, using=using, write=writer.write)
+            try:
+                count = rows.export(queryset, using=using, write=writer.write)
+            except BaseException:
+                writer.abort()
+                raise
             sums = writer.finish()
             archive.store_file(f"{backup_id}/parts/{filename}", writer.path)
             os.remove(writer.path)
@@ -361,7 +365,7 @@ def _load(
             using=using,
             skip_existing=skip_existing,
         )
-        if count != part["rows"] or digest.hexdigest() != part["content_sha256"]:
+        if count != part["rows"] or digest.hexdigest() != part["content_digest"]:
             raise ValidationFailed(
                 f"Part {part['file']} decoded to {count} rows that do not match the manifest."
             )
@@ -372,9 +376,7 @@ def _load(
 
 class _Digest:
     def __init__(self):
-        import hashlib
-
-        self.sha = hashlib.sha256()
+        self.sha = archive.content_digest()
 
     def watch(self, blocks):
         for block in blocks:
@@ -629,7 +631,7 @@ def _verify_in_scratch(manifest: dict, progress: Progress) -> int:
                 raise _Mismatch(
                     f"{entry.key}: {count} rows after restore, the manifest says {part['rows']}"
                 )
-            if same_vendor and digest.hexdigest() != part["content_sha256"]:
+            if same_vendor and digest.hexdigest() != part["content_digest"]:
                 raise _Mismatch(f"{entry.key}: restored rows differ from the backed-up rows")
             total += count
         leftover = [k for k, p in expected.items() if p["rows"]]
