@@ -166,9 +166,8 @@ def main() -> None:
         for table in reversed(TABLES):
             cur.execute(f"DELETE FROM {table}")  # noqa: S608 - a scratch database
         cur.execute("SELECT set_config('holdfast.purge', 'off', false)")
-    from workspaces.models import Workspace
-
     from accounts.models import Team
+    from workspaces.models import Workspace
 
     for slug in Workspace.objects.filter(slug__startswith="bench-").values_list("slug", flat=True):
         purge(slug)

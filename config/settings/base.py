@@ -125,6 +125,7 @@ BACKUP_RETAIN_HOURLY = env.int("BACKUP_RETAIN_HOURLY", default=24)
 BACKUP_RETAIN_DAILY = env.int("BACKUP_RETAIN_DAILY", default=14)
 BACKUP_RETAIN_WEEKLY = env.int("BACKUP_RETAIN_WEEKLY", default=8)
 BACKUP_VERIFY_INTERVAL_SECONDS = env.int("BACKUP_VERIFY_INTERVAL_SECONDS", default=86400)
+BACKUP_WORKERS = env.int("BACKUP_WORKERS", default=2)  # parallel part readers (PostgreSQL)
 S3_BUCKET = env("S3_BUCKET", default="")
 if S3_BUCKET:
     _s3_options = {

@@ -238,34 +238,79 @@ def backup_create(
     return record
 
 
+def _export_part(tmp, index, entry, queryset, using, snapshot=None):
+    """Write one part to a temp file; returns (filename, rows, checksums).
+
+    With `snapshot` (PostgreSQL, a worker thread) the part is read on this thread's own
+    connection inside the exported snapshot of the backup's transaction.
+    """
+    filename = f"{index:03d}-{entry.key}.jsonl.zst"
+    writer = archive.PartWriter(tmp, filename)
+    try:
+        if snapshot is None:
+            count = rows.export(queryset, using=using, write=writer.write)
+        else:
+            try:
+                with transaction.atomic(using=using):
+                    with connections[using].cursor() as cursor:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                    count = rows.export(queryset, using=using, write=writer.write)
+            finally:
+                connections[using].close()
+    except BaseException:
+        writer.abort()
+        raise
+    return filename, writer.path, count, writer.finish()
+
+
 def _write_archive(workspace, backup_id: str, taken_at, progress: Progress) -> dict:
     using = "default"
     parts, files, missing = [], [], []
+    connection = connections[using]
+    # Parallel reads need committed data and their own connections: PostgreSQL, outside
+    # any caller's transaction, sharing one exported snapshot (what pg_dump -j does).
+    workers = int(getattr(settings, "BACKUP_WORKERS", 2))
+    parallel = connection.vendor == "postgresql" and not connection.in_atomic_block and workers > 1
     with archive.scratch_dir() as tmp, _snapshot(using):
         schema = versions.schema_document(using)
-        for index, (entry, queryset, info) in enumerate(_scope(workspace, using=using)):
-            filename = f"{index:03d}-{entry.key}.jsonl.zst"
-            writer = archive.PartWriter(tmp, filename)
-            try:
-                count = rows.export(queryset, using=using, write=writer.write)
-            except BaseException:
-                writer.abort()
-                raise
-            sums = writer.finish()
-            archive.store_file(f"{backup_id}/parts/{filename}", writer.path)
-            os.remove(writer.path)
-            parts.append(
-                {
-                    "model": entry.key,
-                    "table": entry.model._meta.db_table,
-                    "file": f"parts/{filename}",
-                    "rows": count,
-                    "columns": [f.column for f in rows.columns(entry.model)],
-                    **info,
-                    **sums,
-                }
-            )
-            _emit(progress, stage="backup", model=entry.key, rows=count, bytes=sums["bytes"])
+        scope = list(enumerate(_scope(workspace, using=using)))
+        if parallel:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup")
+            futures = [
+                pool.submit(_export_part, tmp, i, entry, qs, using, snapshot)
+                for i, (entry, qs, _info) in scope
+            ]
+            results = (f.result() for f in futures)
+        else:
+            pool = None
+            results = (_export_part(tmp, i, entry, qs, using) for i, (entry, qs, _info) in scope)
+        try:
+            for (_index, (entry, _qs, info)), (filename, local, count, sums) in zip(
+                scope, results, strict=True
+            ):
+                archive.store_file(f"{backup_id}/parts/{filename}", local)
+                os.remove(local)
+                parts.append(
+                    {
+                        "model": entry.key,
+                        "table": entry.model._meta.db_table,
+                        "file": f"parts/{filename}",
+                        "rows": count,
+                        "columns": [f.column for f in rows.columns(entry.model)],
+                        **info,
+                        **sums,
+                    }
+                )
+                _emit(progress, stage="backup", model=entry.key, rows=count, bytes=sums["bytes"])
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         media = archive.media_storage()
         for path in _workspace_files(workspace, using=using):
             local = os.path.join(tmp, "blob")

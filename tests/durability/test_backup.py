@@ -378,3 +378,20 @@ def test_json_survives_byte_for_byte(filled):
 def test_service_errors_are_service_errors():
     with pytest.raises(ServiceError):
         archive.read_manifest("../etc")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_backup_reads_one_snapshot_on_postgresql(postgres_only, settings):
+    """Outside a transaction PostgreSQL parts are read by worker threads in one snapshot."""
+    from common.testing import make_tenant_world
+
+    settings.BACKUP_WORKERS = 3
+    world = populate(make_tenant_world())
+    ws = world.workspace
+    before = dump(ws, world.owner)
+    record = services.backup_create(workspace=ws)
+    by_model = {p["model"]: p["rows"] for p in _manifest(record.backup_id)["parts"]}
+    assert by_model["workspaces.Project"] == 2 and by_model["accounts.Membership"] == 4
+    _mutate(world)
+    services.backup_restore(backup_id=record.backup_id)
+    assert dump(ws, world.owner) == before
