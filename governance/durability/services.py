@@ -473,49 +473,59 @@ def backup_restore(*, backup_id: str, actor=None, progress: Progress = None) -> 
     left as they are. The workspace's audit events are kept; the backup's are added
     where missing.
     """
-    from governance.immutability import allow_purge
-    from governance.services import audit_record
-    from workspaces.models import Workspace
-
     versions.check_writable()
     with archive.scratch_dir() as tmp:
         manifest = _fetch_verified(backup_id, tmp, progress=progress)
         versions.check_backup_schema(manifest["schema"])
-        ws_info = manifest["workspace"]
-        with transaction.atomic():
-            existing = Workspace.objects.select_for_update().filter(pk=ws_info["id"]).first()
-            clash = Workspace.objects.filter(slug=ws_info["slug"]).exclude(pk=ws_info["id"])
-            if clash.exists():
-                raise Conflict(
-                    f"Another workspace already uses the slug {ws_info['slug']!r}; rename it "
-                    "before restoring this backup."
-                )
-            team_existed = _team_model()._default_manager.filter(pk=ws_info["team_id"]).exists()
-            deleted = {}
-            with allow_purge():
-                if existing is not None:
-                    deleted = delete_workspace_rows(existing)
-                loaded = _load(
-                    manifest, using="default", team_existed=team_existed, progress=progress
-                )
-            workspace = Workspace.objects.get(pk=ws_info["id"])
-            files = _restore_files(manifest)
-            versions.views_rebuild(workspace=workspace)
-            _catalogue(manifest)
-            audit_record(
-                action=AuditAction.RESTORE,
-                summary=f"Restored workspace {workspace.slug} from backup {backup_id}",
-                actor=actor,
-                workspace=workspace,
-                target=workspace,
-                data={
-                    "backup_id": backup_id,
-                    "mode": "replace" if existing is not None else "create",
-                    "rows": sum(loaded.values()),
-                    "deleted_rows": sum(deleted.values()),
-                    "files": files,
-                },
+        try:
+            result = _restore_verified(manifest, backup_id, actor, progress)
+        except DatabaseError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Conflict(
+                f"Restore of backup {backup_id} failed and was rolled back (the database is "
+                f"unchanged): {first}"
+            ) from exc
+    return result
+
+
+def _restore_verified(manifest: dict, backup_id: str, actor, progress: Progress) -> dict:
+    from governance.immutability import allow_purge
+    from governance.services import audit_record
+    from workspaces.models import Workspace
+
+    ws_info = manifest["workspace"]
+    with transaction.atomic():
+        existing = Workspace.objects.select_for_update().filter(pk=ws_info["id"]).first()
+        clash = Workspace.objects.filter(slug=ws_info["slug"]).exclude(pk=ws_info["id"])
+        if clash.exists():
+            raise Conflict(
+                f"Another workspace already uses the slug {ws_info['slug']!r}; rename it "
+                "before restoring this backup."
             )
+        team_existed = _team_model()._default_manager.filter(pk=ws_info["team_id"]).exists()
+        deleted = {}
+        with allow_purge():
+            if existing is not None:
+                deleted = delete_workspace_rows(existing)
+            loaded = _load(manifest, using="default", team_existed=team_existed, progress=progress)
+        workspace = Workspace.objects.get(pk=ws_info["id"])
+        files = _restore_files(manifest)
+        versions.views_rebuild(workspace=workspace)
+        _catalogue(manifest)
+        audit_record(
+            action=AuditAction.RESTORE,
+            summary=f"Restored workspace {workspace.slug} from backup {backup_id}",
+            actor=actor,
+            workspace=workspace,
+            target=workspace,
+            data={
+                "backup_id": backup_id,
+                "mode": "replace" if existing is not None else "create",
+                "rows": sum(loaded.values()),
+                "deleted_rows": sum(deleted.values()),
+                "files": files,
+            },
+        )
     return {
         "backup_id": backup_id,
         "workspace": ws_info["slug"],
