@@ -140,7 +140,8 @@ def purge(slug: str) -> float:
 
 
 def psql(url: str, command: str) -> float:
-    return timed(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command])
+    env = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    return timed(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command], env=env)
 
 
 def main() -> None:
