@@ -12,6 +12,7 @@ by any app is covered without touching this module.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from governance.models import AuditAction
 from governance.purge import KEEP_FOREVER, delete_workspace_rows
 
 Progress = Callable[[dict], None] | None
+logger = logging.getLogger(__name__)
 
 
 def _key(model) -> str:
@@ -775,6 +777,7 @@ def scheduled_backups(*, now: datetime.datetime | None = None) -> dict:
             pruned = backups_prune(workspace_id=workspace.pk, now=now)
             results[workspace.slug] = {"backup_id": record.backup_id, **pruned}
         except Exception as exc:  # one failing workspace must not stop the others
+            logger.exception("Scheduled backup of %s failed", workspace.slug)
             audit_record(
                 action=AuditAction.BACKUP,
                 summary=f"Scheduled backup of {workspace.slug} FAILED: {exc}"[:500],

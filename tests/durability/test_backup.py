@@ -1,6 +1,7 @@
 """Backups of one workspace: contents, round trips, damage, interruption, schema guards."""
 
 import json
+import os
 
 import pytest
 from django.core.files.base import ContentFile
@@ -333,18 +334,21 @@ def test_s3_round_trip_against_a_real_s3_server(filled, s3_storage_settings):
     ws = filled.workspace
     client, bucket = s3_storage_settings["client"], s3_storage_settings["bucket"]
     blob = f"workspaces/{ws.pk}/uploads/big.bin"
-    storages["default"].save(blob, ContentFile(b"x" * 100_000))
+    content = os.urandom(1 << 16) * 144  # 9 MiB: above boto3's 8 MiB multipart threshold
+    storages["default"].save(blob, ContentFile(content))
     record = services.backup_create(workspace=ws)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="backups/")["Contents"]}
     assert f"backups/{record.backup_id}/manifest.json" in keys
-    assert f"backups/{record.backup_id}/files/{blob}" in keys
+    copy_key = f"backups/{record.backup_id}/files/{blob}"
+    assert copy_key in keys
+    assert "-" in client.head_object(Bucket=bucket, Key=copy_key)["ETag"]  # multipart upload
     assert [b.backup_id for b in stored_backups(workspace_slug=ws.slug)] == [record.backup_id]
     storages["default"].delete(blob)
     Project.objects.filter(pk=filled.context["project"].pk).update(name="Changed")
     services.backup_restore(backup_id=record.backup_id)
     assert Project.objects.get(pk=filled.context["project"].pk).name == "Alpha"[:5] + " two"
     with storages["default"].open(blob) as fh:
-        assert fh.read() == b"x" * 100_000
+        assert fh.read() == content
     assert services.backup_verify(backup_id=record.backup_id, scratch=False)["ok"]
 
 
