@@ -58,11 +58,14 @@ def export(queryset, *, using: str, write: Callable[[bytes], None]) -> int:
 
 def _export_pg(queryset, fields, using, write) -> int:
     sql, params = queryset.values_list(*[f.attname for f in fields]).query.sql_with_params()
-    statement = f"COPY (SELECT row_to_json(t) FROM ({sql}) t) TO STDOUT {COPY_CSV}"  # noqa: S608
+    connection = connections[using]
+    # Parameters are bound client-side (COPY takes none), also under server-side binding.
+    select = connection.ops.compose_sql(sql, params)
+    statement = f"COPY (SELECT row_to_json(t) FROM ({select}) t) TO STDOUT {COPY_CSV}"  # noqa: S608
     count = 0
     buffer = bytearray()
-    with connections[using].cursor() as cursor:
-        with cursor.cursor.copy(statement, params) as copy:
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(statement) as copy:
             for data in copy:
                 buffer += data
                 count += 1
