@@ -210,9 +210,10 @@ def writer_problems(writer, *, atomic_replace: bool) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if name in ("replace", "rename") and (
-            isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") == "os"
+            isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "os"
         ):
             replaced = True
         elif name in ("open", "fdopen", "NamedTemporaryFile", "mkstemp"):
