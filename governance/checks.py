@@ -73,7 +73,7 @@ RULES: dict[str, str] = {
 
 
 def storage_kind(entry: Entry) -> str:
-    """"database" | "redis" | "object_storage" | "file", from the declared storage string."""
+    """ "database" | "redis" | "object_storage" | "file", from the declared storage string."""
     storage = entry.storage.lower()
     if entry.kind == "model":
         return "database"
@@ -350,9 +350,7 @@ def _literal_paths(tree: ast.AST) -> list[tuple[int, str]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, ast.JoinedStr):
-            return "".join(
-                v.value if isinstance(v, ast.Constant) else "*" for v in node.values
-            )
+            return "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
         if isinstance(node, ast.Name | ast.Attribute):
             name = node.id if isinstance(node, ast.Name) else node.attr
             if name in CACHE_DIR_NAMES:
