@@ -366,7 +366,7 @@ def workspace_history_models() -> list[tuple[Entry, type[models.Model]]]:
     """(entry, historical model) for every history table of a workspace-scoped model."""
     result = []
     for entry in model_entries():
-        if entry.history_of is None or entry.is_global:
+        if entry.history_of is None or entry.is_global or _is_m2m_history(entry.model):
             continue
         result.append((entry, entry.model))
     return result
