@@ -41,7 +41,7 @@ class GroupAdmin(DjangoGroupAdmin, HistoryAdmin):
 
 
 def data_registry_view(request):
-    """Staff-only table of every registered model and store (DESIGN.md "The data-class registry")."""
+    """Staff-only table of every registered model and store, with figures and violations."""
     selected = request.GET.get("data_class") or None
     status = 200
     error = ""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import inspect
+import os
 import re
 import textwrap
 from dataclasses import dataclass
@@ -221,7 +222,15 @@ def writer_problems(writer, *, atomic_replace: bool) -> list[str]:
                 if not atomic_replace:
                     problems.append(f"it creates temporary files ({name})")
                 continue
-            mode = _mode_argument(node, position=1 if isinstance(node.func, ast.Name) else 0)
+            # open(path, mode), os.fdopen(fd, mode), io.open(...): mode second; Path.open(mode)
+            module_call = isinstance(func, ast.Attribute) and getattr(func.value, "id", "") in (
+                "os",
+                "io",
+                "codecs",
+            )
+            mode = _mode_argument(
+                node, position=1 if isinstance(func, ast.Name) or module_call else 0
+            )
             if mode is None:
                 problems.append("it opens a file with a mode that is not a literal")
             elif "a" in mode and "+" not in mode:
@@ -387,6 +396,8 @@ def _literal_paths(tree: ast.AST) -> list[tuple[int, str]]:
             path = joined(list(node.args))
             if path:
                 found.append((node.lineno, path))
+        if isinstance(node, ast.JoinedStr):
+            seen_parts.update(id(v) for v in node.values)
         if isinstance(node, ast.Constant | ast.JoinedStr) and id(node) not in seen_parts:
             text = piece(node)
             # a path, not prose: no whitespace, and something after ".cache/"
@@ -431,11 +442,12 @@ def _parse(path: str, mtime: float) -> ast.AST | None:
 
 
 def iter_source_files(root: Path):
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if any(part in SCAN_EXCLUDE or part.startswith(".") for part in rel.parts[:-1]):
-            continue
-        yield path
+    """The project's own .py files: no virtualenv, data folder, tests or hidden folders."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SCAN_EXCLUDE and not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(folder) / name
 
 
 def rule_cache_literals() -> list[Violation]:
