@@ -64,3 +64,33 @@ def fill_user_and_reason(sender, history_instance, **kwargs):
             history_instance.history_user = actor
     if not history_instance.history_change_reason:
         history_instance.history_change_reason = default_reason()
+
+
+# Celery tasks have no request: attribute their history to the task unless they say more.
+_task_tokens: dict[str, object] = {}
+
+
+def _task_started(task_id=None, task=None, **kwargs):
+    if _context.get() is None and task_id is not None:
+        _task_tokens[task_id] = _context.set((None, f"task {task.name}"))
+
+
+def _task_finished(task_id=None, **kwargs):
+    token = _task_tokens.pop(task_id, None)
+    if token is not None:
+        try:
+            _context.reset(token)
+        except ValueError:  # finished in another context; nothing to undo there
+            pass
+
+
+def connect_task_signals() -> None:
+    from celery.signals import task_postrun, task_prerun
+
+    task_prerun.connect(_task_started, dispatch_uid="governance.history.task_started", weak=False)
+    task_postrun.connect(
+        _task_finished, dispatch_uid="governance.history.task_finished", weak=False
+    )
+
+
+connect_task_signals()

@@ -166,3 +166,18 @@ def test_deleted_objects_show_what_was_removed(world):
     assert deleted["history_type"] == "-"
     assert deleted["change_reason"] == "test: delete"
     assert deleted["changes"]["name"] == {"from": "Doomed", "to": None}
+
+
+@pytest.mark.django_db
+def test_celery_task_history_names_the_task():
+    from config.celery import app
+
+    @app.task(name="tests.governance.make_project")
+    def make_project():
+        return str(ProjectFactory().pk)
+
+    project_id = make_project.apply().get()
+    from workspaces.models import Project
+
+    record = Project.objects.get(pk=project_id).history.get()
+    assert record.history_change_reason == "task tests.governance.make_project"
