@@ -97,12 +97,24 @@ def management_command_names() -> set[str]:
     return set(get_commands())
 
 
+COMMAND_MENTION = re.compile(r"(?:manage\.py|django-admin|django|command)\s+`?([\w-]+)")
+
+
 def cleanup_resolves(cleanup: str | None) -> bool:
-    """True when one word of `cleanup` names a beat task or a management command."""
+    """True when `cleanup` names a beat-scheduled Celery task or a management command.
+
+    A task may be named anywhere in the sentence ("... and deployments.reap_sandbox_jobs");
+    a command must be the whole value or follow `manage.py`/`django`/`command`, so that an
+    ordinary word that happens to be a command ("check") does not count.
+    """
     if not cleanup:
         return False
     words = set(re.findall(r"[\w.:-]+", cleanup))
-    return bool(words & (beat_task_names() | management_command_names()))
+    if words & beat_task_names():
+        return True
+    commands = management_command_names()
+    mentioned = set(COMMAND_MENTION.findall(cleanup))
+    return cleanup.strip() in commands or bool(mentioned & commands)
 
 
 # --- E001 / E010 ---------------------------------------------------------------
@@ -213,8 +225,13 @@ def writer_problems(writer, *, atomic_replace: bool) -> list[str]:
             continue
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name in ("replace", "rename") and (
-            isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "os"
+        if (
+            name in ("replace", "rename")
+            and isinstance(func, ast.Attribute)
+            and (
+                getattr(func.value, "id", "") == "os"
+                or len(node.args) == 1  # os.replace, Path.replace
+            )
         ):
             replaced = True
         elif name in ("open", "fdopen", "NamedTemporaryFile", "mkstemp"):
@@ -241,6 +258,8 @@ def writer_problems(writer, *, atomic_replace: bool) -> list[str]:
                 continue  # reading is harmless
             else:
                 problems.append(f"it opens a file with mode {mode!r}")
+        elif name in ("write_text", "write_bytes") and atomic_replace:
+            continue  # writing the temporary file that then replaces the old one
         elif name in ("write_text", "write_bytes", "truncate", "unlink", "remove", "rmtree"):
             problems.append(f"it calls {name}()")
     if atomic_replace and not replaced:
@@ -477,18 +496,28 @@ def rule_cache_literals() -> list[Violation]:
 
 def rule_immutable_tables(using=None) -> list[Violation]:
     from django.db import DatabaseError
+    from django.db import connection as default_connection
+    from django.db.migrations.executor import MigrationExecutor
 
     from .immutability import is_immutable
 
+    conn = using or default_connection
+    try:
+        executor = MigrationExecutor(conn)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            return []  # migrations pending (`migrate` runs this check first): they install triggers
+        existing = set(conn.introspection.table_names())
+    except DatabaseError:
+        return []
     out = []
     for entry in registry.model_entries():
-        if not entry.immutable:
+        if not entry.immutable or entry.model._meta.db_table not in existing:
             continue
         table = entry.model._meta.db_table
         try:
-            ok = is_immutable(table, using=using)
+            ok = is_immutable(table, using=conn)
         except DatabaseError:
-            return []  # not migrated yet
+            return []
         if not ok:
             out.append(
                 Violation(

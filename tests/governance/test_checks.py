@@ -170,10 +170,28 @@ def test_e005_atomic_replace_without_replace(scratch_registry):
     assert any("os.replace" in m for m in holdfast_ids()["holdfast.E005"])
 
 
+def pathlib_atomic_writer(path, text):
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def pathlib_appending_writer(path, line):
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
 def test_e005_accepts_appending_and_atomic_writers(scratch_registry):
     _semi("test.kpi", appending_writer, append_only=True)
+    _semi("test.kpi2", pathlib_appending_writer, append_only=True)
     _semi("test.priors", atomic_writer, atomic_replace=True)
+    _semi("test.priors2", pathlib_atomic_writer, atomic_replace=True)
     assert "holdfast.E005" not in holdfast_ids()
+
+
+def test_e005_pathlib_write_text_is_not_appending(scratch_registry):
+    _semi("test.kpi", pathlib_atomic_writer, append_only=True)
+    assert any("write_text" in m for m in holdfast_ids()["holdfast.E005"])
 
 
 def test_writer_problems_flags_truncation_and_deletion():
@@ -200,8 +218,12 @@ def test_e006_ephemeral_without_ttl_or_cleanup(scratch_registry):
     assert any("test.scratch" in m for m in holdfast_ids()["holdfast.E006"])
 
 
-def test_e006_cleanup_that_names_no_job(scratch_registry):
-    _ephemeral("test.scratch", cleanup="someone deletes it by hand")
+@pytest.mark.parametrize(
+    "cleanup",
+    ["someone deletes it by hand", "removed after a check", "deployments.not_scheduled"],
+)
+def test_e006_cleanup_that_names_no_job(scratch_registry, cleanup):
+    _ephemeral("test.scratch", cleanup=cleanup)
     assert any("test.scratch" in m for m in holdfast_ids()["holdfast.E006"])
 
 
