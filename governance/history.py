@@ -9,13 +9,16 @@ can. Tasks and management commands, which have no request, wrap their work in
 
 Whatever is still missing when a history row is about to be written is filled
 here: the user from the context, the reason from the context, else from the
-request ("PATCH /api/v1/..."), else "system". No history row has an empty reason.
+request ("PATCH /api/v1/..."), else the management command ("command seed_demo"),
+else "system". Celery tasks get "task <name>". No history row has an empty reason.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
@@ -47,6 +50,9 @@ def default_reason() -> str:
     request = _request()
     if request is not None:
         return f"{request.method} {request.path}"[:255]
+    argv = sys.argv
+    if len(argv) > 1 and Path(argv[0]).name in ("manage.py", "django-admin"):
+        return f"command {argv[1]}"  # a management command that set no reason of its own
     return SYSTEM_REASON
 
 

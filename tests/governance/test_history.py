@@ -181,3 +181,10 @@ def test_celery_task_history_names_the_task():
 
     record = Project.objects.get(pk=project_id).history.get()
     assert record.history_change_reason == "task tests.governance.make_project"
+
+
+@pytest.mark.django_db
+def test_management_commands_are_named_as_the_reason(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["manage.py", "seed_demo"])
+    project = ProjectFactory()
+    assert project.history.get().history_change_reason == "command seed_demo"
