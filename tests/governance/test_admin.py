@@ -134,3 +134,32 @@ def test_row_count_uses_planner_estimate_for_large_postgres_tables(postgres_only
     monkeypatch.setattr(selectors, "LARGE_TABLE_ROWS", 1)
     count = selectors.row_count(registry.entry_for_key("workspaces.Project"))
     assert count.estimated and count.value == 5
+
+
+def test_history_revert_form_is_available_for_a_project(staff_client):
+    from workspaces import services
+
+    staff = UserFactory()
+    project = ProjectFactory(name="Before")
+    services.project_update(project=project, actor=staff, name="After")
+    first = project.history.order_by("history_date").first()
+    url = f"/admin/workspaces/project/{project.pk}/history/{first.history_id}/"
+    response = staff_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Revert" in html and "Before" in html
+    response = staff_client.post(
+        url,
+        {
+            "workspace": str(project.workspace_id),
+            "name": "Before",
+            "slug": project.slug,
+            "description": "",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.name == "Before"
+    newest = project.history.order_by("-history_date").first()
+    assert newest.history_type == "~" and newest.history_user.is_staff
