@@ -118,8 +118,12 @@ def _lock_project(project: Project) -> Project:
     return Project.objects.select_for_update().get(pk=project.pk)
 
 
-def _save(obj, actor, update_fields: list[str] | None = None) -> None:
+def _save(obj, actor, update_fields: list[str] | None = None, reason: str = "") -> None:
     obj._history_user = actor if actor is not None and actor.is_authenticated else None
+    label = obj._meta.verbose_name
+    obj._change_reason = reason or (
+        f"{label} updated: {', '.join(update_fields)}" if update_fields else f"{label} saved"
+    )
     if update_fields is not None:
         obj.save(update_fields=[*update_fields, "updated_at"])
     else:

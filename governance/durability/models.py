@@ -1,6 +1,7 @@
 """Durability models: backups, verification results, the schema-version document."""
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from common.models import BaseModel
 from governance.registry import GLOBAL, DataClass, data_class
@@ -37,7 +38,10 @@ class BackupRecord(BaseModel):
     tenant=GLOBAL,
     reason="The schema-version document: refuses writes from code older than the data.",
     backup=False,
+    backup_via="copied into every backup manifest (seed 004)",
 )
 class SchemaVersion(BaseModel):
     app_version = models.IntegerField(default=0)
     views_version = models.IntegerField(default=0)
+
+    history = HistoricalRecords()
