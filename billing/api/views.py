@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import Role
 from common.viewsets import WorkspaceScopedViewSet
@@ -41,6 +42,8 @@ class KpiViewSet(WorkspaceScopedViewSet):
 
     serializer_class = s.KpiDailyOutput
     write_role = Role.VIEWER
+    throttle_classes = [ScopedRateThrottle]  # cache counters: no database write
+    throttle_scope = "kpi"
 
     def scoped_queryset(self, workspace):
         return selectors.kpi_daily_list(workspace=workspace)

@@ -216,6 +216,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Scoped rates (views opt in with throttle_scope); counters live in the cache, not the DB.
+    "DEFAULT_THROTTLE_RATES": {"kpi": env("KPI_RATE_LIMIT", default="1200/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Holdfast API",
