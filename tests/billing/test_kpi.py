@@ -259,19 +259,14 @@ def test_priors_endpoint_shows_this_workspace_only(world):
 
 
 @pytest.mark.django_db
-def test_kpi_events_are_rate_limited(world, settings):
-    from rest_framework.settings import api_settings
+def test_kpi_events_are_rate_limited(world, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
+    # The rates are read when DRF loads; patch the class attribute it copied them to.
     # Counters are keyed by user id, and every test's users are new: no clearing needed.
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "kpi": "3/min"}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    ScopedRateThrottle.THROTTLE_RATES = rates
-    try:
-        client = api_client(world.viewer)
-        url = f"/api/v1/workspaces/{world.workspace.slug}/kpi/"
-        codes = [client.post(url, {"event": "cta"}).status_code for _ in range(4)]
-        assert codes == [202, 202, 202, 429]
-        assert len(stores.kpi_read(timezone.now().date()).rows) == 3
-    finally:
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"kpi": "3/min"})
+    client = api_client(world.viewer)
+    url = f"/api/v1/workspaces/{world.workspace.slug}/kpi/"
+    codes = [client.post(url, {"event": "cta"}).status_code for _ in range(4)]
+    assert codes == [202, 202, 202, 429]
+    assert len(stores.kpi_read(timezone.now().date()).rows) == 3
