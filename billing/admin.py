@@ -163,7 +163,7 @@ class CreditEntryAdmin(admin.ModelAdmin):
     list_filter = ["kind", "created_at"]
     search_fields = ["team__name", "team__slug", "idempotency_key", "note"]
     date_hierarchy = "created_at"
-    autocomplete_fields = ["team"]
+    autocomplete_fields = ["team", "workspace"]
     list_select_related = ["team", "created_by", "workspace"]
 
     def has_change_permission(self, request, obj=None):

@@ -49,6 +49,13 @@ IDEMPOTENCY_KEY_MAX = 200
 KPI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 KPI_VARIANT = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 KPI_PROPERTIES_MAX_BYTES = 2048
+LIMIT_PHRASES = {
+    LimitName.SEATS: "seats",
+    LimitName.WORKSPACES: "workspaces",
+    LimitName.PROJECTS_PER_WORKSPACE: "projects per workspace",
+    LimitName.DEPLOYS_PER_DAY: "deployments per UTC day",
+    LimitName.STORAGE_BYTES: "bytes of artifact storage",
+}
 
 
 class LimitReached(PaymentRequired):
@@ -296,7 +303,7 @@ def entitlement_enforce(
     if used + amount > allowed:
         where = f" in workspace {workspace.slug}" if limit == "projects_per_workspace" else ""
         raise LimitReached(
-            f"The {plan} plan allows {allowed} {LimitName(limit).label.lower()} "
+            f"The {plan} plan allows {allowed} {LIMIT_PHRASES[limit]} "
             f"(limit {limit}); this team uses {used}{where}.",
             limit=limit,
             allowed=allowed,
