@@ -115,11 +115,12 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
 
 
 def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service, when it exists, whether one more is allowed."""
-    try:
-        from billing.services import entitlement_enforce
-    except ImportError:
-        return
+    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
+
+    Imported at call time: billing's services import this app's models.
+    """
+    from billing.services import entitlement_enforce
+
     entitlement_enforce(limit=limit, **context)
 
 

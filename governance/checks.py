@@ -258,8 +258,8 @@ def writer_problems(writer, *, atomic_replace: bool) -> list[str]:
                 continue  # reading is harmless
             else:
                 problems.append(f"it opens a file with mode {mode!r}")
-        elif name in ("write_text", "write_bytes") and atomic_replace:
-            continue  # writing the temporary file that then replaces the old one
+        elif name in ("write_text", "write_bytes", "unlink", "remove") and atomic_replace:
+            continue  # writing (or, on failure, discarding) the temp file that replaces the old one
         elif name in ("write_text", "write_bytes", "truncate", "unlink", "remove", "rmtree"):
             problems.append(f"it calls {name}()")
     if atomic_replace and not replaced:
