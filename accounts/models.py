@@ -52,7 +52,9 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     status = models.CharField(max_length=16, choices=UserStatus.choices, default=UserStatus.ACTIVE)
     is_staff = models.BooleanField(default=False)
 
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    history = HistoricalRecords(
+        excluded_fields=["password", "last_login"], m2m_fields=["groups", "user_permissions"]
+    )
     objects = UserManager()
 
     USERNAME_FIELD = "email"

@@ -54,9 +54,11 @@ def team_create(*, name: str, slug: str, actor: User) -> Team:
     team = Team(name=name, slug=slug)
     team.full_clean()
     team._history_user = actor
+    team._change_reason = "team created"
     team.save()
     membership = Membership(team=team, user=actor, role=Role.OWNER)
     membership._history_user = actor
+    membership._change_reason = "team creator becomes owner"
     membership.save()
     return team
 
@@ -81,6 +83,7 @@ def membership_add(*, team: Team, user: User, role: str, actor: User) -> Members
     _enforce_limit("seats", team=team)
     membership = Membership(team=team, user=user, role=role)
     membership._history_user = actor
+    membership._change_reason = f"member added as {role}"
     membership.save()
     return membership
 
@@ -92,6 +95,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: User) ->
         owners = Membership.objects.filter(team=membership.team, role=Role.OWNER).count()
         if owners <= 1:
             raise ValidationFailed("A team must keep at least one owner.", field="role")
+    membership._change_reason = f"role changed from {membership.role} to {role}"
     membership.role = role
     membership._history_user = actor
     membership.save(update_fields=["role", "updated_at"])
@@ -106,21 +110,28 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         if owners <= 1:
             raise ValidationFailed("A team must keep at least one owner.")
     membership._history_user = actor
+    membership._change_reason = "member removed"
     membership.delete()
 
 
 def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service, when it exists, whether one more is allowed."""
-    try:
-        from billing.services import entitlement_enforce
-    except ImportError:
-        return
+    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
+
+    Imported at call time: billing's services import this app's models.
+    """
+    from billing.services import entitlement_enforce
+
     entitlement_enforce(limit=limit, **context)
 
 
 @transaction.atomic
 def capability_grant(*, user: User, capability: str, actor: User | None) -> Capability:
-    cap, _ = Capability.objects.get_or_create(user=user, capability=capability)
+    cap = Capability.objects.filter(user=user, capability=capability).first()
+    if cap is None:
+        cap = Capability(user=user, capability=capability)
+        cap._history_user = actor
+        cap._change_reason = f"capability {capability} granted"
+        cap.save()
     return cap
 
 
@@ -130,6 +141,7 @@ def token_create(*, user: User, name: str = "default") -> tuple[ApiToken, str]:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name or "default", prefix=raw[:10], key_hash=_hash_token(raw))
     token._history_user = user
+    token._change_reason = "token created"
     token.save()
     return token, raw
 
@@ -141,6 +153,7 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token._history_user = actor
+        token._change_reason = "token revoked"
         token.save(update_fields=["revoked_at", "updated_at"])
     return token
 

@@ -62,9 +62,10 @@ class TenancyContract:
     - `setup_world(world)`: optional, fill `world.context` (e.g. a project).
     - `list_url(world)`: the collection URL.
     - `write(world) -> (method, url, payload)`: a valid write a member may do,
-      or None when the endpoint is read-only.
+      or None when the endpoint is read-only (then a POST must be refused).
     - `make_rows(world, n)`: create n rows the list shows (for the query count).
     - `writer_role`: the lowest role allowed to write ("member" by default).
+    - `viewer_may_write`: True for writes a viewer may do (presence, KPI events).
     """
 
     writer_role = "member"
@@ -108,20 +109,27 @@ class TenancyContract:
         response = api_client(world.viewer).get(self.list_url(world))
         assert response.status_code == 200, response.content
 
-    def test_viewer_write_is_403(self, world):
-        write = self.write(world)
-        if write is None or self.viewer_may_write:
-            pytest.skip("endpoint takes no write a viewer is refused")
-        method, url, payload = write
+    def _write_or_probe(self, world):
+        """The endpoint's write, or for a read-only endpoint a POST to its list URL."""
+        return self.write(world) or ("post", self.list_url(world), {})
+
+    def test_viewer_write_is_refused_unless_allowed(self, world):
+        method, url, payload = self._write_or_probe(world)
         response = getattr(api_client(world.viewer), method)(url, payload, format="json")
-        assert response.status_code == 403, response.content
+        if self.viewer_may_write and self.write(world) is not None:
+            assert response.status_code in (200, 201, 202, 204), response.content
+        else:
+            assert response.status_code == 403, response.content
 
     def test_writer_can_write(self, world):
         write = self.write(world)
-        if write is None:
-            pytest.skip("read-only endpoint")
+        client = api_client(self._writer(world))
+        if write is None:  # read-only: a write is refused, not silently accepted
+            response = client.post(self.list_url(world), {}, format="json")
+            assert response.status_code == 405, response.content
+            return
         method, url, payload = write
-        response = getattr(api_client(self._writer(world)), method)(url, payload, format="json")
+        response = getattr(client, method)(url, payload, format="json")
         assert response.status_code in (200, 201, 202, 204), response.content
 
     def test_query_count_does_not_grow_with_rows(self, world):

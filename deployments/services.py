@@ -106,11 +106,12 @@ def payload_sha256(payload: Any) -> str:
 
 
 def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service, when it exists, whether one more is allowed."""
-    try:
-        from billing.services import entitlement_enforce
-    except ImportError:
-        return
+    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
+
+    Imported at call time: billing's services import this app's models.
+    """
+    from billing.services import entitlement_enforce
+
     entitlement_enforce(limit=limit, **context)
 
 
@@ -118,8 +119,12 @@ def _lock_project(project: Project) -> Project:
     return Project.objects.select_for_update().get(pk=project.pk)
 
 
-def _save(obj, actor, update_fields: list[str] | None = None) -> None:
+def _save(obj, actor, update_fields: list[str] | None = None, reason: str = "") -> None:
     obj._history_user = actor if actor is not None and actor.is_authenticated else None
+    label = obj._meta.verbose_name
+    obj._change_reason = reason or (
+        f"{label} updated: {', '.join(update_fields)}" if update_fields else f"{label} saved"
+    )
     if update_fields is not None:
         obj.save(update_fields=[*update_fields, "updated_at"])
     else:
@@ -450,6 +455,9 @@ def artifact_create(
     try:
         with transaction.atomic():
             _lock_project(project)  # serialises version allocation for the project
+            _enforce_limit(
+                "storage_bytes", team=project.workspace.team, project=project, amount=len(content)
+            )
             latest = Artifact.objects.filter(
                 project=project, kind=kind, logical_key=logical_key
             ).aggregate(latest=Max("version"))["latest"]

@@ -6,4 +6,9 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
-        from . import thirdparty  # noqa: F401  registers models we do not own
+        from django.core.checks import Tags, register
+
+        from . import checks, history, thirdparty  # noqa: F401  thirdparty registers models we do not own
+
+        register(checks.data_class_rules, "holdfast")
+        register(checks.immutable_table_rules, Tags.database)

@@ -3,7 +3,9 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
+from simple_history import register as history_register
 
 from .registry import DataClass, data_class
 
@@ -70,8 +72,7 @@ class AuditEvent(models.Model):
     DataClass.EPHEMERAL,
     tenant="global",
     reason="Transaction-local permit that lets the purge service past the SQLite triggers.",
-    ttl=0,
-    cleanup="governance.immutability.allow_purge (deleted in the same transaction)",
+    ttl=0,  # allow_purge() deletes the row before its transaction ends
     backup=False,
 )
 class PurgePermit(models.Model):
@@ -82,3 +83,8 @@ class PurgePermit(models.Model):
 
     def __str__(self) -> str:
         return "purge permit"
+
+
+# Staff permission groups are critical (seed 000: "users and auth-related tables"):
+# their changes, including the permissions they grant, are audited like our own models.
+history_register(Group, app="governance", m2m_fields=["permissions"])

@@ -4,12 +4,32 @@ One mechanism everywhere: the `@data_class(...)` decorator next to a model,
 `register_model("app_label.Model", ...)` for third-party models, and
 `register_store(...)` for files, Redis key families and log folders. Historical
 (django-simple-history) models inherit their base model's entry as append-only
-and immutable. Other code asks questions through the functions at the bottom.
+and immutable. Other code asks questions through the functions at the bottom
+(`backup_scope(workspace)`, `backup_models()`, `workspace_queryset()`, ...);
+the system checks in `governance/checks.py` enforce the rules on every entry.
+
+Flags, and what the checks expect of them:
+- `tenant`: ORM path from the model to `workspaces.Workspace` ("workspace",
+  "project__workspace"), `SELF` for the Workspace itself, or `GLOBAL`.
+- `backup`: the rows (or files) are in the backup scope. Defaults to True for
+  everything but ephemeral data. A critical entry that is not row-backed up must
+  say where it is kept instead in `backup_via` (e.g. "every backup manifest").
+- `append_only` + `immutable`: rows are only ever inserted; `immutable` means
+  database triggers refuse UPDATE/DELETE (`governance.immutability`).
+- `ttl` (seconds) or `cleanup`: how ephemeral data goes away. `cleanup` names a
+  Celery task in the beat schedule or a management command (a sentence may
+  surround the name; one of its words must resolve).
+- File stores: `writer` is the function that writes the file. A semi-critical
+  file store is `append_only=True` (the writer opens files only with mode
+  "a"/"ab") or, for whole-file documents such as `priors.json`,
+  `atomic_replace=True` (the writer writes a temporary file and `os.replace()`s
+  it over the old one, so a reader never sees half a file). Either way it
+  declares `tolerant_reader=True`: its reader skips a torn or corrupt last line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from django.apps import apps
@@ -45,6 +65,8 @@ class Entry:
     tolerant_reader: bool = False  # a file store's reader survives a torn last line
     writer: Callable | None = field(default=None, compare=False, repr=False)
     history_of: str | None = None  # for historical models: the tracked model's key
+    atomic_replace: bool = False  # a whole-file store rewritten via temp file + os.replace
+    backup_via: str | None = None  # where a non-row-backed-up critical entry is kept instead
 
     @property
     def model(self) -> type[models.Model] | None:
@@ -77,6 +99,7 @@ def data_class(
     encrypted: bool = False,
     backup: bool | None = None,
     storage: str | None = None,
+    backup_via: str | None = None,
 ):
     """Class decorator that registers a model: `@data_class(DataClass.CRITICAL, tenant=...)`."""
 
@@ -95,6 +118,7 @@ def data_class(
             cleanup=cleanup,
             encrypted=encrypted,
             backup=(data_class != DataClass.EPHEMERAL) if backup is None else backup,
+            backup_via=backup_via,
         )
         return model
 
@@ -130,6 +154,8 @@ def register_store(
     backup: bool = False,
     tolerant_reader: bool = False,
     writer: Callable | None = None,
+    atomic_replace: bool = False,
+    backup_via: str | None = None,
 ) -> Entry:
     """Register a non-database store (a `.cache` file family, a Redis key family, a log folder)."""
     entry = Entry(
@@ -146,6 +172,8 @@ def register_store(
         backup=backup,
         tolerant_reader=tolerant_reader,
         writer=writer,
+        atomic_replace=atomic_replace,
+        backup_via=backup_via,
     )
     _stores[name] = entry
     return entry
@@ -161,6 +189,8 @@ def unregister(key: str) -> None:
 
 
 def _historical_entry(model: type[models.Model]) -> Entry | None:
+    if _is_m2m_history(model):
+        return _m2m_historical_entry(model)
     tracked = getattr(model, "instance_type", None)
     if tracked is None or not hasattr(model, "history_id"):
         return None
@@ -176,6 +206,25 @@ def _historical_entry(model: type[models.Model]) -> Entry | None:
         immutable=True,
         history_of=base.key,
         tenant=base.tenant if base.tenant != SELF else "id",
+    )
+
+
+def _is_m2m_history(model: type[models.Model]) -> bool:
+    names = {f.name for f in model._meta.fields}
+    return "m2m_history_id" in names and "history" in names
+
+
+def _m2m_historical_entry(model: type[models.Model]) -> Entry | None:
+    """simple-history's snapshot table of a tracked many-to-many field (e.g. User.groups)."""
+    parent = _historical_entry(model._meta.get_field("history").related_model)
+    if parent is None:
+        return None
+    return replace(
+        parent,
+        key=_model_key(model),
+        storage=f"table {model._meta.db_table}",
+        reason=f"Many-to-many snapshots of {parent.history_of} history records.",
+        tenant=parent.tenant if parent.is_global else f"history__{parent.tenant}",
     )
 
 
@@ -278,3 +327,64 @@ def _dependency_order(entries: list[Entry]) -> list[Entry]:
     for key in sorted(by_key):
         visit(key)
     return ordered
+
+
+def backup_scope(workspace) -> Iterator[tuple[Entry, models.QuerySet]]:
+    """Every model in `workspace`'s backup scope with the queryset selecting its rows.
+
+    Parents come before children (foreign-key dependency order), and history
+    models are included (after the models they track). Global models are not
+    part of a workspace's scope; a full backup asks `backup_models(include_global=True)`.
+    """
+    for entry in backup_models():
+        yield entry, workspace_queryset(entry, workspace)
+
+
+def entry_for_key(key: str) -> Entry | None:
+    """The entry for a model label ("app_label.Model") or a store name."""
+    if key in _stores:
+        return _stores[key]
+    if key in _models:
+        return _models[key]
+    for entry in model_entries():
+        if entry.key == key:
+            return entry
+    return None
+
+
+def entries_of_class(data_class: str) -> list[Entry]:
+    return [e for e in all_entries() if e.data_class == str(data_class)]
+
+
+def history_model_for(model: type[models.Model]) -> type[models.Model] | None:
+    """The simple-history model that records `model`'s changes, or None."""
+    manager = getattr(model._meta, "simple_history_manager_attribute", None)
+    return getattr(model, manager).model if manager else None
+
+
+def workspace_history_models() -> list[tuple[Entry, type[models.Model]]]:
+    """(entry, historical model) for every history table of a workspace-scoped model."""
+    result = []
+    for entry in model_entries():
+        if entry.history_of is None or entry.is_global or _is_m2m_history(entry.model):
+            continue
+        result.append((entry, entry.model))
+    return result
+
+
+def resolve_tenant_path(model: type[models.Model], path: str) -> type[models.Model] | None:
+    """Follow a tenant path from `model`; the model it ends at, or None if it is broken."""
+    if path == SELF:
+        return model
+    if path == "id" and getattr(model, "instance_type", None) is not None:
+        return model.instance_type  # historical Workspace rows: `id` is the workspace's id
+    current = model
+    for part in path.split("__"):
+        try:
+            f = current._meta.get_field(part)
+        except Exception:  # FieldDoesNotExist, or not a model
+            return None
+        if not (f.is_relation and (f.many_to_one or f.one_to_one)) or f.related_model is None:
+            return None
+        current = f.related_model
+    return current

@@ -44,3 +44,15 @@ register_model(
     reason="Admin change log; the authoritative audit trail is history and AuditEvent.",
     append_only=True,
 )
+register_model(
+    "accounts.User_groups",
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Which staff permission groups each user belongs to (auto-created by Django).",
+)
+register_model(
+    "accounts.User_user_permissions",
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Permissions granted to a user directly (auto-created by Django).",
+)

@@ -4,6 +4,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Membership, Team, User
+from billing.models import Entitlement
+from billing.selectors import credit_balance
 from workspaces.models import Project, Workspace
 
 
@@ -19,6 +21,9 @@ def test_seed_demo_twice_creates_one_set():
     assert Membership.objects.count() == 2
     assert Workspace.objects.count() == 1
     assert Project.objects.count() == 2
+    team = Team.objects.get()
+    assert Entitlement.objects.get(team=team).plan.code == "team"
+    assert credit_balance(team=team) == 5_000  # one initial grant, not two
     ada = User.objects.get(email="ada@holdfast.local")
     assert ada.check_password("holdfast-demo")
     assert ada.is_staff and ada.is_superuser

@@ -27,6 +27,8 @@ def test_schema_is_valid_openapi_3():
     validate(schema)
     assert "/api/v1/auth/me/" in schema["paths"]
     assert "/api/v1/workspaces/{workspace_slug}/projects/" in schema["paths"]
+    assert "/api/v1/teams/{team_id}/billing/" in schema["paths"]
+    assert "post" in schema["paths"]["/api/v1/workspaces/{workspace_slug}/kpi/"]
 
 
 @pytest.mark.django_db
@@ -36,7 +38,7 @@ def test_swagger_ui_is_served_from_local_static_files():
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content.decode()
 
 
-@pytest.mark.parametrize("label", ["accounts", "workspaces"])
+@pytest.mark.parametrize("label", ["accounts", "workspaces", "billing"])
 def test_every_model_is_in_the_admin_with_list_search_and_filters(label):
     for model in apps.get_app_config(label).get_models():
         if model.__name__.startswith("Historical"):
@@ -56,7 +58,7 @@ def test_admin_pages_render_for_staff():
     project = ProjectFactory()
     client = Client()
     client.force_login(staff)
-    for label in ("accounts", "workspaces"):
+    for label in ("accounts", "workspaces", "billing"):
         for model in apps.get_app_config(label).get_models():
             if model.__name__.startswith("Historical"):
                 continue

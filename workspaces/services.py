@@ -10,11 +10,12 @@ from .models import Project, ProjectStatus, Workspace
 
 
 def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service, when it exists, whether one more is allowed."""
-    try:
-        from billing.services import entitlement_enforce
-    except ImportError:
-        return
+    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
+
+    Imported at call time: billing's services import this app's models.
+    """
+    from billing.services import entitlement_enforce
+
     entitlement_enforce(limit=limit, **context)
 
 
@@ -30,6 +31,7 @@ def workspace_create(
     workspace = Workspace(team=team, name=name, slug=slug, description=description)
     workspace.full_clean()
     workspace._history_user = actor
+    workspace._change_reason = "workspace created"
     workspace.save()
     return workspace
 
@@ -44,6 +46,7 @@ def workspace_update(*, workspace: Workspace, actor: User, **fields) -> Workspac
     if changed:
         workspace.full_clean()
         workspace._history_user = actor
+        workspace._change_reason = f"workspace updated: {', '.join(changed)}"
         workspace.save(update_fields=[*changed, "updated_at"])
     return workspace
 
@@ -58,6 +61,7 @@ def project_create(
     project = Project(workspace=workspace, name=name, slug=slug, description=description)
     project.full_clean()
     project._history_user = actor
+    project._change_reason = "project created"
     project.save()
     return project
 
@@ -77,6 +81,7 @@ def project_update(*, project: Project, actor: User, **fields) -> Project:
     if changed:
         project.full_clean()
         project._history_user = actor
+        project._change_reason = fields.get("reason") or f"project updated: {', '.join(changed)}"
         project.save(update_fields=[*changed, "updated_at"])
     return project
 
@@ -84,4 +89,6 @@ def project_update(*, project: Project, actor: User, **fields) -> Project:
 @transaction.atomic
 def project_archive(*, project: Project, actor: User) -> Project:
     """Projects are archived, not deleted: their history and children stay."""
-    return project_update(project=project, actor=actor, status=ProjectStatus.ARCHIVED)
+    return project_update(
+        project=project, actor=actor, status=ProjectStatus.ARCHIVED, reason="project archived"
+    )

@@ -24,6 +24,8 @@ DATA_DIR = Path(env("HOLDFAST_DATA_DIR", default=str(BASE_DIR / "data"))).resolv
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 CACHE_DIR = DATA_DIR / ".cache"
 LOG_DIR = Path(env("LOG_DIR", default=str(DATA_DIR / "logs"))).resolve()
+# Request logs (LOG_DIR/holdfast-YYYY-MM-DD.jsonl) older than this are pruned by beat.
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=14)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "billing.middleware.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,6 +223,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Scoped rates (views opt in with throttle_scope); counters live in the cache, not the DB.
+    "DEFAULT_THROTTLE_RATES": {"kpi": env("KPI_RATE_LIMIT", default="1200/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Holdfast API",
@@ -241,6 +246,9 @@ SPECTACULAR_SETTINGS = {
         "SandboxJobStatusEnum": "deployments.models.SandboxJobStatus",
         "DeploymentStatusEnum": "deployments.models.DeploymentStatus",
         "InfraStatusEnum": "deployments.models.InfraStatus",
+        "CreditKindEnum": "billing.models.CreditKind",
+        "KpiKindEnum": "billing.models.KpiKind",
+        "EntitlementSourceEnum": "billing.models.EntitlementSource",
     },
 }
 

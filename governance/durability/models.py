@@ -1,6 +1,7 @@
 """Durability models: the backup catalogue and the schema-version document."""
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from common.models import BaseModel
 from governance.registry import GLOBAL, DataClass, data_class
@@ -76,6 +77,7 @@ class BackupRecord(BaseModel):
     reason="The schema-version document (seed 004): refuses writes from code older than the "
     "data; copied into every backup manifest.",
     backup=False,
+    backup_via="copied into every backup manifest (seed 004)",
 )
 class SchemaVersion(BaseModel):
     """The single schema-version document row (seed 004's JSON, one column per field)."""
@@ -87,6 +89,8 @@ class SchemaVersion(BaseModel):
     views_version = models.PositiveIntegerField(default=0)
     views_last_migrated_by = models.CharField(max_length=100, blank=True)
     views_last_written_by = models.CharField(max_length=100, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["created_at"]

@@ -123,13 +123,23 @@ def _scope(workspace, *, using: str = "default") -> list[tuple[registry.Entry, o
         base_key = entry.history_of or entry.key
         if base_key not in selected or not selected[base_key]:
             continue
-        manager = entry.model._default_manager
-        pk_name = "id" if entry.history_of else "pk"
-        qs = manager.filter(**{f"{pk_name}__in": sorted(selected[base_key], key=str)})
+        qs = entry.model._default_manager.filter(
+            **{f"{_tracked_pk_path(entry)}__in": sorted(selected[base_key], key=str)}
+        )
         parts.append(
             (entry, qs.order_by("pk"), {"scope": "global", "team_bound": base_key in team_bound})
         )
     return parts
+
+
+def _tracked_pk_path(entry: registry.Entry) -> str:
+    """How rows of `entry` name the global row they belong to (its primary key)."""
+    if entry.history_of is None:
+        return "pk"
+    names = {f.name for f in entry.model._meta.fields}
+    if "m2m_history_id" in names and "history" in names:
+        return "history__id"  # simple-history's many-to-many snapshot rows
+    return "id"  # a historical row carries the tracked row's id
 
 
 def _path_fields(model) -> list[str]:

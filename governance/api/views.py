@@ -1,0 +1,29 @@
+"""Governance API: a workspace's audit trail."""
+
+from drf_spectacular.utils import extend_schema
+
+from common.viewsets import WorkspaceScopedViewSet
+from governance import selectors
+
+from . import serializers as s
+
+
+class WorkspaceHistoryViewSet(WorkspaceScopedViewSet):
+    """`/api/v1/workspaces/{slug}/history/`: every change to the workspace's data, newest first."""
+
+    serializer_class = s.HistoryEntryOutput
+
+    def scoped_queryset(self, workspace):
+        params = s.HistoryFilterInput(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.workspace_history(workspace=workspace, **params.validated_data)
+
+    @extend_schema(
+        parameters=[s.HistoryFilterInput],
+        responses=s.HistoryEntryOutput(many=True),
+        summary="The workspace's audit trail across every history table",
+    )
+    def list(self, request, workspace_slug=None):
+        page = self.paginate_queryset(self.get_queryset())
+        entries = selectors.history_entries(page)
+        return self.get_paginated_response(s.HistoryEntryOutput(entries, many=True).data)
