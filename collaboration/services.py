@@ -45,7 +45,14 @@ def _clean_body(body: str, *, field: str = "body") -> str:
         raise ValidationFailed("This field may not be blank.", field=field)
     if len(body) > MAX_BODY:
         raise ValidationFailed(f"At most {MAX_BODY} characters.", field=field)
+    _no_nul(body, field=field)
     return body
+
+
+def _no_nul(value: str, *, field: str) -> None:
+    # PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
+    if "\x00" in value:
+        raise ValidationFailed("Null characters are not allowed.", field=field)
 
 
 def _is_admin(workspace: Workspace, user: User) -> bool:
@@ -136,6 +143,8 @@ def comment_create(
     if project.workspace_id != workspace.pk:
         raise ValidationFailed("No project with this id here.", field="project")
     if parent is not None:
+        # Fresh and locked: a reply must not land on a comment deleted meanwhile.
+        parent = Comment.objects.select_for_update().get(pk=parent.pk)
         if parent.project_id != project.pk:
             raise ValidationFailed("A reply must be on the same project.", field="parent")
         if parent.is_deleted:
@@ -210,6 +219,7 @@ def thread_create(
     title = (title or "").strip()
     if not title:
         raise ValidationFailed("This field may not be blank.", field="title")
+    _no_nul(title, field="title")
     if project is not None and project.workspace_id != workspace.pk:
         raise ValidationFailed("No project with this id here.", field="project")
     thread = Thread(workspace=workspace, project=project, title=title[:200], created_by=actor)
@@ -224,6 +234,7 @@ def thread_update(*, thread: Thread, title: str, actor: User) -> Thread:
     title = (title or "").strip()
     if not title:
         raise ValidationFailed("This field may not be blank.", field="title")
+    _no_nul(title, field="title")
     thread = Thread.objects.select_for_update().get(pk=thread.pk)
     thread.title = title[:200]
     thread._history_user = actor
@@ -267,6 +278,7 @@ def message_post(
     client_id = (client_id or "").strip()
     if len(client_id) > 64:
         raise ValidationFailed("At most 64 characters.", field="client_id")
+    _no_nul(client_id, field="client_id")
     thread = _lock_thread(thread)
     if client_id:
         first = (
@@ -361,6 +373,7 @@ def message_react(
     emoji = (emoji or "").strip()
     if not emoji or len(emoji) > 32 or any(c.isspace() for c in emoji):
         raise ValidationFailed("One emoji or short code, at most 32 characters.", field="emoji")
+    _no_nul(emoji, field="emoji")
     thread = _lock_thread(thread)
     message = _lock_message(thread, message_id)
     if message.deleted:
