@@ -1,9 +1,14 @@
 """16 writers posting to one thread at once, each on its own database connection."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections
 
 from collaboration import services
 from collaboration.models import Message, MessageEvent, Thread
@@ -68,3 +73,29 @@ def test_16_concurrent_writers_get_gapless_seqs_and_lose_nothing(postgres_only):
     assert _run_writers(retry) == []
     assert MessageEvent.objects.filter(thread=thread).count() == total
     assert Message.objects.filter(thread=thread).count() == total
+
+
+def test_16_concurrent_writers_on_a_sqlite_file_database(tmp_path):
+    """The embedded default: a real SQLite file, IMMEDIATE transactions, its own process."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite leg covers the embedded default")
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(HOLDFAST_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings.local")
+    run = [sys.executable, "manage.py", "migrate", "-v0"]
+    subprocess.run(run, cwd=root, env=env, check=True, timeout=300)
+    script = Path(__file__).with_name("sqlite_writers.py")
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["vendor"] == "sqlite"
+    assert result["errors"] == []
+    assert result["seqs"] == list(range(1, 16 * 5 + 1))  # the retries added nothing
+    assert result["messages"] == 16 * 5
