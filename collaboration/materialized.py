@@ -33,6 +33,20 @@ VIEW_FIELDS = (
     "last_event_seq",
 )
 
+# What apply_event reads from an event.
+EVENT_FIELDS = (
+    "thread_id",
+    "seq",
+    "kind",
+    "message_id",
+    "author_id",
+    "body",
+    "emoji",
+    "removed",
+    "client_id",
+    "created_at",
+)
+
 BATCH = 2000
 
 
@@ -91,7 +105,12 @@ def rebuild_thread(thread) -> int:
     from .models import Message, MessageEvent
 
     messages: dict = {}
-    events = MessageEvent.objects.filter(thread=thread).order_by("seq")
+    # Named rows, not model instances: the fold reads attributes only, and this is faster.
+    events = (
+        MessageEvent.objects.filter(thread=thread)
+        .order_by("seq")
+        .values_list(*EVENT_FIELDS, named=True)
+    )
     for event in events.iterator(chunk_size=BATCH):
         folded = apply_event(messages.get(event.message_id), event)
         if folded is not None:

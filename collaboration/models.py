@@ -38,8 +38,10 @@ class Comment(BaseModel):
     project = models.ForeignKey(
         "workspaces.Project", on_delete=models.CASCADE, related_name="comments"
     )
+    # RESTRICT (not PROTECT) inside the tenant: a reply blocks deleting its parent alone,
+    # yet the sanctioned purge of a whole workspace can cascade through both.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="replies"
     )
     author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     body = models.TextField(blank=True)
@@ -74,16 +76,16 @@ class Thread(BaseModel):
         "workspaces.Project",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="threads",
     )
     title = models.CharField(max_length=200)
     created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
-    # The highest seq handed out; the posting service bumps it under a row lock. It is
-    # derived (max seq of the thread's events), so it is kept out of the history.
+    # The highest seq handed out, a cache of max(seq) of the thread's events that the
+    # posting service writes under the thread's row lock; derived, so not in the history.
     last_seq = models.BigIntegerField(default=0)
 
-    history = HistoricalRecords(excluded_fields=["last_seq", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["last_seq"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -108,7 +110,9 @@ class EventKind(models.TextChoices):
     reason="The chat's source of truth: every post, edit, delete and reaction, in seq order.",
 )
 class MessageEvent(BaseModel):
-    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="events")
+    # CASCADE so the sanctioned workspace purge can pass; any other delete of a thread
+    # with events is refused by the immutability trigger on this table.
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     # The message this event is about; a `text` event starts the message with this id.

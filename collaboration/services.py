@@ -247,12 +247,23 @@ def thread_update(*, thread: Thread, title: str, actor: User) -> Thread:
 
 
 def _append_event(*, thread: Thread, kind: str, message_id, actor: User, **fields) -> MessageEvent:
-    """Give the event the next seq of its thread (locked by the caller) and store it."""
-    thread.last_seq += 1
-    # last_seq is a derived counter kept out of history (max seq of the thread's events).
-    Thread.objects.filter(pk=thread.pk).update(last_seq=thread.last_seq)
+    """Give the event the next seq of its thread (locked by the caller) and store it.
+
+    The next seq comes from the event log itself (one backward step on the (thread, seq)
+    index), so it stays right even if `last_seq`, a cache, were ever stale.
+    """
+    last = (
+        MessageEvent.objects.filter(thread=thread)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    seq = (last or 0) + 1
+    thread.last_seq = seq
+    # A derived counter kept out of history; a plain UPDATE under the row lock.
+    Thread.objects.filter(pk=thread.pk).update(last_seq=seq)
     return MessageEvent.objects.create(
-        thread=thread, seq=thread.last_seq, kind=kind, message_id=message_id, author=actor, **fields
+        thread=thread, seq=seq, kind=kind, message_id=message_id, author=actor, **fields
     )
 
 

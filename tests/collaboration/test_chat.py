@@ -149,3 +149,45 @@ def test_orm_delete_of_a_thread_with_events_is_refused(world, thread):
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
         Thread.objects.filter(pk=thread.pk).delete()
     assert MessageEvent.objects.filter(thread=thread).count() == 1
+
+
+def test_next_seq_comes_from_the_log_even_if_the_cached_counter_is_stale(world, thread):
+    post(thread, world.member, "one")
+    post(thread, world.member, "two")
+    Thread.objects.filter(pk=thread.pk).update(last_seq=0)  # e.g. a thread reverted from history
+    third = post(thread, world.member, "three")
+    assert third.seq == 3
+    assert Thread.objects.get(pk=thread.pk).last_seq == 3
+
+
+def test_only_the_sanctioned_purge_removes_a_workspaces_chat(world, thread):
+    from django.db.models import ProtectedError, RestrictedError
+
+    from collaboration.models import Comment, Notification
+    from common.testing import make_tenant_world
+    from governance.immutability import allow_purge
+    from workspaces.models import Workspace
+
+    from .helpers import make_project
+
+    other = make_tenant_world()
+    kept = post(make_thread(other), other.member, "theirs")
+    project = make_project(world)
+    parent = services.comment_create(
+        workspace=world.workspace, project=project, body="p", actor=world.member
+    )
+    services.comment_create(
+        workspace=world.workspace, project=project, body="r", actor=world.member, parent=parent
+    )
+    make_thread(world, project=project)
+    post(thread, world.member, "ours")
+    with pytest.raises((DatabaseError, ProtectedError, RestrictedError)), transaction.atomic():
+        Workspace.objects.filter(pk=world.workspace.pk).delete()  # triggers refuse the events
+    assert MessageEvent.objects.filter(thread=thread).count() == 1
+    with transaction.atomic(), allow_purge():
+        Workspace.objects.filter(pk=world.workspace.pk).delete()
+    assert not Thread.objects.filter(workspace_id=world.workspace.pk).exists()
+    assert not MessageEvent.objects.filter(thread_id=thread.pk).exists()
+    assert not Comment.objects.filter(workspace_id=world.workspace.pk).exists()
+    assert not Notification.objects.filter(workspace_id=world.workspace.pk).exists()
+    assert MessageEvent.objects.filter(message_id=kept.pk).count() == 1
