@@ -9,7 +9,8 @@ database, then prints, all measured in the same run:
 1. write: posting N messages one by one through `services.message_post` (lock the
    thread, next seq, the immutable event, the view row, mention scan, one transaction
    each) vs a bare insert of the same two rows per message (raw SQL, one transaction
-   each) and vs a bare insert of the event row alone; ratios service / bare.
+   each) and vs a bare insert of the event row alone; ratios service / bare. The three
+   run interleaved in 5 rounds so other load on the machine hits them alike.
 2. read: the last 50 messages of threads holding 10k, 100k and 1M events (events and
    view rows bulk-loaded with INSERT ... SELECT generate_series), median of 25 reads
    through `selectors.message_page`, plus the EXPLAIN plan showing the
@@ -55,20 +56,13 @@ def _world(tag: str):
     return ws, user
 
 
-def bench_write(ws, user, posts: int) -> None:
+def bench_write(ws, user, posts: int, rounds: int = 5) -> None:
+    """Three ways to write the same messages, interleaved in rounds so that load from
+    anything else on the machine hits all three alike."""
     from django.db import connection, transaction
 
     from collaboration import services
 
-    thread = services.thread_create(workspace=ws, title="write bench", actor=user)
-    start = time.perf_counter()
-    for i in range(posts):
-        services.message_post(
-            thread=thread, body=f"message {i} for @nobody", client_id=f"c{i}", actor=user
-        )
-    service = time.perf_counter() - start
-
-    bare_thread = services.thread_create(workspace=ws, title="bare bench", actor=user)
     event_sql = (
         "INSERT INTO collaboration_messageevent (id, created_at, updated_at, thread_id, seq, kind,"
         " message_id, author_id, body, emoji, removed, client_id)"
@@ -79,36 +73,55 @@ def bench_write(ws, user, posts: int) -> None:
         " body, client_id, posted_at, edited, deleted, reactions, last_event_seq)"
         " VALUES (%s, now(), now(), %s, %s, %s, %s, %s, now(), false, false, '{}', %s)"
     )
-    start = time.perf_counter()
-    for i in range(posts):
-        mid = uuid.uuid4()
-        with transaction.atomic(), connection.cursor() as cur:
-            body = f"message {i} for @nobody"
-            cur.execute(
-                event_sql, [uuid.uuid4(), bare_thread.pk, i + 1, mid, user.pk, body, f"c{i}"]
-            )
-            cur.execute(view_sql, [mid, bare_thread.pk, i + 1, user.pk, body, f"c{i}", i + 1])
-    bare_two = time.perf_counter() - start
+    threads = {
+        name: services.thread_create(workspace=ws, title=f"write bench: {name}", actor=user)
+        for name in ("service", "bare_two", "bare_one")
+    }
 
-    event_thread = services.thread_create(workspace=ws, title="bare events bench", actor=user)
-    start = time.perf_counter()
-    for i in range(posts):
+    def service(i):
+        services.message_post(
+            thread=threads["service"],
+            body=f"message {i} for @nobody",
+            client_id=f"c{i}",
+            actor=user,
+        )
+
+    def bare_two(i):
+        mid, body, tid = uuid.uuid4(), f"message {i} for @nobody", threads["bare_two"].pk
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(event_sql, [uuid.uuid4(), tid, i + 1, mid, user.pk, body, f"c{i}"])
+            cur.execute(view_sql, [mid, tid, i + 1, user.pk, body, f"c{i}", i + 1])
+
+    def bare_one(i):
+        tid = threads["bare_one"].pk
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(
-                event_sql,
-                [uuid.uuid4(), event_thread.pk, i + 1, uuid.uuid4(), user.pk, f"m{i}", f"c{i}"],
+                event_sql, [uuid.uuid4(), tid, i + 1, uuid.uuid4(), user.pk, f"m{i}", f"c{i}"]
             )
-    bare_one = time.perf_counter() - start
+
+    ways = {"service": service, "bare_two": bare_two, "bare_one": bare_one}
+    took = dict.fromkeys(ways, 0.0)
+    per_round = posts // rounds
+    for r in range(rounds):
+        for name, write in ways.items():
+            start = time.perf_counter()
+            for i in range(r * per_round, (r + 1) * per_round):
+                write(i)
+            took[name] += time.perf_counter() - start
+    posts = per_round * rounds
 
     def per(t: float) -> str:
         return f"{t:6.2f}s  {t / posts * 1000:6.2f} ms/msg"
 
-    print(f"write: {posts:,} messages, one transaction each")
-    print(f"  service (event + view + seq lock + mentions) {per(service)}")
-    print(f"  bare insert, event + view rows               {per(bare_two)}")
-    print(f"  bare insert, event row only                  {per(bare_one)}")
-    print(f"  ratio service / bare(event+view) = {service / bare_two:.2f}x")
-    print(f"  ratio service / bare(event only) = {service / bare_one:.2f}x", flush=True)
+    print(f"write: {posts:,} messages, one transaction each ({rounds} interleaved rounds)")
+    print(f"  service (event + view + seq lock + mentions) {per(took['service'])}")
+    print(f"  bare insert, event + view rows               {per(took['bare_two'])}")
+    print(f"  bare insert, event row only                  {per(took['bare_one'])}")
+    print(f"  ratio service / bare(event+view) = {took['service'] / took['bare_two']:.2f}x")
+    print(
+        f"  ratio service / bare(event only) = {took['service'] / took['bare_one']:.2f}x",
+        flush=True,
+    )
 
 
 def bulk_thread(ws, user, events: int):

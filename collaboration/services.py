@@ -19,8 +19,8 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, User
-from common.exceptions import Conflict, Forbidden, ValidationFailed
+from accounts.models import Membership, Role, User, role_at_least
+from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from workspaces.models import Project, Workspace
 
 from . import presence
@@ -56,8 +56,6 @@ def _no_nul(value: str, *, field: str) -> None:
 
 
 def _is_admin(workspace: Workspace, user: User) -> bool:
-    from accounts.models import Role, role_at_least
-
     role = (
         Membership.objects.filter(team_id=workspace.team_id, user=user)
         .values_list("role", flat=True)
@@ -274,8 +272,6 @@ def _lock_thread(thread: Thread) -> Thread:
 def _lock_message(thread: Thread, message_id) -> Message:
     message = Message.objects.select_for_update().filter(thread=thread, pk=message_id).first()
     if message is None:
-        from common.exceptions import NotFound
-
         raise NotFound("Message not found.")
     return message
 
