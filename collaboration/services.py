@@ -50,9 +50,14 @@ def _clean_body(body: str, *, field: str = "body") -> str:
 
 
 def _no_nul(value: str, *, field: str) -> None:
-    # PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
+    """Refuse text a database cannot store (NUL on PostgreSQL, lone surrogates anywhere,
+    both reachable through JSON escapes) as bad input instead of failing on write."""
     if "\x00" in value:
         raise ValidationFailed("Null characters are not allowed.", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed("This text is not valid Unicode.", field=field) from None
 
 
 def _is_admin(workspace: Workspace, user: User) -> bool:

@@ -283,6 +283,17 @@ def test_bad_input_is_400_with_field_errors_never_500(world, thread):
     assert r.status_code == 400 and "project" in r.json()
     r = client.post(ws_url(world, f"threads/{thread.pk}/messages/"), {"body": "a\x00b"})
     assert r.status_code == 400 and "body" in r.json()
+    raw = b'{"body": "lone \\ud800 surrogate"}'  # valid JSON, not storable text
+    r = client.post(
+        ws_url(world, f"threads/{thread.pk}/messages/"), raw, content_type="application/json"
+    )
+    assert r.status_code == 400 and "body" in r.json()
+    r = client.post(
+        ws_url(world, "comments/"),
+        b'{"project": "%s", "body": "\\ud800"}' % str(make_project(world).pk).encode(),
+        content_type="application/json",
+    )
+    assert r.status_code == 400 and "body" in r.json()
     r = client.get(ws_url(world, f"threads/{thread.pk}/messages/"), {"limit": "many"})
     assert r.status_code == 400 and "limit" in r.json()
     r = client.post(ws_url(world, "presence/"), {"status": "dancing"})

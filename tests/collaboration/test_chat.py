@@ -191,3 +191,11 @@ def test_only_the_sanctioned_purge_removes_a_workspaces_chat(world, thread):
     assert not Comment.objects.filter(workspace_id=world.workspace.pk).exists()
     assert not Notification.objects.filter(workspace_id=world.workspace.pk).exists()
     assert MessageEvent.objects.filter(message_id=kept.pk).count() == 1
+
+
+def test_services_refuse_text_a_database_cannot_store(world, thread):
+    # The API's serializers refuse these too; services guard callers that bypass the API.
+    for bad in ("a\x00b", "lone \ud800"):
+        with pytest.raises(ValidationFailed):
+            services.message_post(thread=thread, body=bad, actor=world.member)
+    assert MessageEvent.objects.filter(thread=thread).count() == 0

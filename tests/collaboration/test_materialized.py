@@ -18,9 +18,11 @@ OPS = st.lists(
         st.integers(min_value=0, max_value=20),  # which message
         st.integers(min_value=0, max_value=2),  # which user
         st.sampled_from(["ok", "tada", ":+1:"]),
-        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=30).filter(
-            str.strip
-        ),
+        st.text(
+            st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+            min_size=1,
+            max_size=30,
+        ).filter(str.strip),
     ),
     min_size=1,
     max_size=40,
