@@ -101,24 +101,40 @@ def fold_reaction(reactions: dict, emoji: str, user_id: str, *, removed: bool) -
 
 
 def rebuild_thread(thread) -> int:
-    """Replace one thread's messages with a replay of its events. Call inside atomic()."""
-    from .models import Message, MessageEvent
+    """Replace one thread's messages with a replay of its events. Call inside atomic().
 
-    messages: dict = {}
-    # Named rows, not model instances: the fold reads attributes only, and this is faster.
-    events = (
-        MessageEvent.objects.filter(thread=thread)
-        .order_by("seq")
-        .values_list(*EVENT_FIELDS, named=True)
-    )
-    for event in events.iterator(chunk_size=BATCH):
-        folded = apply_event(messages.get(event.message_id), event)
-        if folded is not None:
-            messages[event.message_id] = folded
+    Works in chunks of BATCH messages (their text events by seq, then every later event
+    of those messages via the (message_id, seq) index), so memory stays bounded however
+    long the thread is. Each message's events are folded in seq order starting from its
+    text event, which is exactly what a single pass over the whole log would do.
+    """
+    from .models import EventKind, Message, MessageEvent
+
     Message.objects.filter(thread=thread).delete()
-    rows = sorted(messages.values(), key=lambda m: m.seq)
-    Message.objects.bulk_create(rows, batch_size=BATCH)
-    return len(rows)
+    events = MessageEvent.objects.filter(thread=thread)
+    written, after = 0, 0
+    while True:
+        texts = list(
+            events.filter(kind=EventKind.TEXT, seq__gt=after)
+            .order_by("seq")
+            .values_list(*EVENT_FIELDS, named=True)[:BATCH]
+        )
+        if not texts:
+            return written
+        after = texts[-1].seq
+        messages = {e.message_id: apply_event(None, e) for e in texts}
+        later = (
+            events.filter(message_id__in=list(messages))
+            .exclude(kind=EventKind.TEXT)
+            .order_by("seq")
+            .values_list(*EVENT_FIELDS, named=True)
+        )
+        for event in later:
+            message = messages[event.message_id]
+            if event.seq > message.seq:  # an event before its message began is ignored
+                messages[event.message_id] = apply_event(message, event)
+        Message.objects.bulk_create(list(messages.values()), batch_size=BATCH)
+        written += len(messages)
 
 
 def rebuild(workspace=None) -> int:
