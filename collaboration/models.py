@@ -1,1 +1,241 @@
-"""Collaboration models."""
+"""Collaboration: comments, chat threads with an append-only event log and its
+materialized current-message view, and mention notifications.
+
+- Comment and Thread are critical and history-tracked (history tables immutable).
+- MessageEvent is the chat's source of truth: append-only, immutable at the
+  database level, numbered by a gapless per-thread `seq`.
+- Message is the materialized view of the events (one row per message, its
+  current body, flags and reactions); `collaboration.materialized.rebuild`
+  regenerates it exactly.
+- Presence is not here: it lives in Redis or in process (`collaboration.presence`).
+
+All writes go through `collaboration.services`.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from common.models import BaseModel
+from governance.registry import DataClass, data_class
+
+USER = settings.AUTH_USER_MODEL
+
+
+# --- comments ----------------------------------------------------------------------------
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant="workspace",
+    reason="Comments are the team's discussion of a project; edits and deletes keep history.",
+)
+class Comment(BaseModel):
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="comments"
+    )
+    project = models.ForeignKey(
+        "workspaces.Project", on_delete=models.CASCADE, related_name="comments"
+    )
+    # RESTRICT (not PROTECT) inside the tenant: a reply blocks deleting its parent alone,
+    # yet the sanctioned purge of a whole workspace can cascade through both.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="replies"
+    )
+    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "comment"
+        indexes = [models.Index(fields=["project", "created_at"], name="comment_project_created")]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} by {self.author_id}"
+
+
+# --- chat -------------------------------------------------------------------------------
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant="workspace",
+    reason="Chat threads of a workspace; the container every message event hangs off.",
+)
+class Thread(BaseModel):
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="threads"
+    )
+    project = models.ForeignKey(
+        "workspaces.Project",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="threads",
+    )
+    title = models.CharField(max_length=200)
+    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    # The highest seq handed out, a cache of max(seq) of the thread's events that the
+    # posting service writes under the thread's row lock; derived, so not in the history.
+    last_seq = models.BigIntegerField(default=0)
+
+    history = HistoricalRecords(excluded_fields=["last_seq"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "chat thread"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class EventKind(models.TextChoices):
+    TEXT = "text", "Text"
+    EDIT = "edit", "Edit"
+    DELETE = "delete", "Delete"
+    REACTION = "reaction", "Reaction"
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant="thread__workspace",
+    append_only=True,
+    immutable=True,
+    reason="The chat's source of truth: every post, edit, delete and reaction, in seq order.",
+)
+class MessageEvent(BaseModel):
+    # CASCADE so the sanctioned workspace purge can pass; any other delete of a thread
+    # with events is refused by the immutability trigger on this table.
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    # The message this event is about; a `text` event starts the message with this id.
+    message_id = models.UUIDField()
+    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(blank=True)  # text and edit
+    emoji = models.CharField(max_length=32, blank=True)  # reaction
+    removed = models.BooleanField(default=False)  # reaction: True takes it back
+    client_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["thread", "seq"]
+        verbose_name = "message event"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "seq"],
+                name="msgevent_unique_thread_seq",
+                violation_error_message="This sequence number is already used in the thread.",
+            ),
+            models.UniqueConstraint(
+                fields=["thread", "client_id"],
+                condition=~Q(client_id=""),
+                name="msgevent_unique_thread_client_id",
+                violation_error_message="This client_id was already used in the thread.",
+            ),
+            models.CheckConstraint(
+                condition=Q(seq__gte=1),
+                name="msgevent_seq_positive",
+                violation_error_message="Sequence numbers start at 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=EventKind.values),
+                name="msgevent_kind_valid",
+                violation_error_message="Unknown event kind.",
+            ),
+        ]
+        indexes = [models.Index(fields=["message_id", "seq"], name="msgevent_message_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.thread_id}#{self.seq} {self.kind}"
+
+
+@data_class(
+    DataClass.SEMI_CRITICAL,
+    tenant="thread__workspace",
+    backup=True,
+    reason=(
+        "Materialized current-message view, rebuildable exactly from MessageEvent "
+        "(manage.py rebuild_views); backed up only to make restores fast."
+    ),
+)
+class Message(BaseModel):
+    """One row per message: what the events say it looks like now."""
+
+    # id is the message id the events carry (set explicitly, never random here).
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    seq = models.BigIntegerField()  # seq of the text event: the message's place in the thread
+    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(blank=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    posted_at = models.DateTimeField()
+    edited = models.BooleanField(default=False)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    reactions = models.JSONField(default=dict, blank=True)  # {emoji: [user id, ...] sorted}
+    last_event_seq = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["thread", "seq"]
+        verbose_name = "message"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "seq"],
+                name="message_unique_thread_seq",
+                violation_error_message="A message already sits at this seq.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.thread_id}#{self.seq}"
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+class NotificationKind(models.TextChoices):
+    COMMENT_MENTION = "comment_mention", "Mentioned in a comment"
+    MESSAGE_MENTION = "message_mention", "Mentioned in chat"
+
+
+@data_class(
+    DataClass.SEMI_CRITICAL,
+    tenant="workspace",
+    backup=True,
+    reason=(
+        "Mention notifications and their read marks: derived from critical comments and "
+        "chat events (re-derivable), so losing them loses convenience, not content."
+    ),
+)
+class Notification(BaseModel):
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="notifications"
+    )
+    recipient = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="notifications")
+    actor = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    message_id = models.UUIDField(null=True, blank=True)
+    excerpt = models.CharField(max_length=200, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "notification"
+        indexes = [
+            models.Index(fields=["recipient", "workspace", "read_at"], name="notification_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}"

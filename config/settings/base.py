@@ -211,6 +211,17 @@ DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="")
 DEPLOY_PROVIDER_TOKEN = env("DEPLOY_PROVIDER_TOKEN", default="")
 DEPLOY_PROVIDER_API_URL = env("DEPLOY_PROVIDER_API_URL", default="https://api.vercel.com")
 
+# --- collaboration ----------------------------------------------------------
+# Presence entries expire this long after a member's last heartbeat (seed 002: 60-120 s).
+PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=90)
+if not 60 <= PRESENCE_TTL_SECONDS <= 120:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"PRESENCE_TTL_SECONDS must be between 60 and 120, not {PRESENCE_TTL_SECONDS}."
+    )
+PRESENCE_KEY_PREFIX = env("PRESENCE_KEY_PREFIX", default="holdfast:")
+
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

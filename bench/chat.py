@@ -1,0 +1,252 @@
+"""Chat benchmark on PostgreSQL: the cost of the event log + view, and reads at scale.
+
+    createdb -h 127.0.0.1 -U postgres hf_collab_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_collab_bench .venv/bin/python bench/chat.py
+
+Options: --posts N (default 2000), --sizes 10000,100000,1000000. It migrates the
+database, then prints, all measured in the same run:
+
+1. write: posting N messages one by one through `services.message_post` (lock the
+   thread, next seq, the immutable event, the view row, mention scan, one transaction
+   each) vs a bare insert of the same two rows per message (raw SQL, one transaction
+   each) and vs a bare insert of the event row alone; ratios service / bare. The three
+   run interleaved in 5 rounds so other load on the machine hits them alike.
+2. read: the last 50 messages of threads holding 10k, 100k and 1M events (events and
+   view rows bulk-loaded with INSERT ... SELECT generate_series), median of 25 reads
+   through `selectors.message_page`, plus the EXPLAIN plan showing the
+   (thread, seq) unique index walked backwards; ratio of the largest to the smallest.
+3. rebuild: replaying the 100k-event thread through `materialized.rebuild_thread`.
+
+Use a scratch database: the bulk-loaded rows are append-only and stay (dropdb it after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _setup() -> None:
+    import django
+
+    from config.env import configure
+
+    configure()
+    django.setup()
+
+
+def _world(tag: str):
+    from accounts.models import Role
+    from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkspaceFactory
+
+    team = TeamFactory(slug=f"bench-chat-{tag}", name=f"Chat bench {tag}")
+    ws = WorkspaceFactory(team=team, slug=f"bench-chat-{tag}", name=f"Chat bench {tag}")
+    user = UserFactory(handle=f"bench-{tag}", email=f"bench-{tag}@example.com")
+    MembershipFactory(team=ws.team, user=user, role=Role.MEMBER)
+    return ws, user
+
+
+def bench_write(ws, user, posts: int, rounds: int = 5) -> None:
+    """Three ways to write the same messages, interleaved in rounds so that load from
+    anything else on the machine hits all three alike."""
+    from django.db import connection, transaction
+
+    from collaboration import services
+
+    event_sql = (
+        "INSERT INTO collaboration_messageevent (id, created_at, updated_at, thread_id, seq, kind,"
+        " message_id, author_id, body, emoji, removed, client_id)"
+        " VALUES (%s, now(), now(), %s, %s, 'text', %s, %s, %s, '', false, %s)"
+    )
+    view_sql = (
+        "INSERT INTO collaboration_message (id, created_at, updated_at, thread_id, seq, author_id,"
+        " body, client_id, posted_at, edited, deleted, reactions, last_event_seq)"
+        " VALUES (%s, now(), now(), %s, %s, %s, %s, %s, now(), false, false, '{}', %s)"
+    )
+    threads = {
+        name: services.thread_create(workspace=ws, title=f"write bench: {name}", actor=user)
+        for name in ("service", "bare_two", "bare_one")
+    }
+
+    def service(i):
+        services.message_post(
+            thread=threads["service"],
+            body=f"message {i} for @nobody",
+            client_id=f"c{i}",
+            actor=user,
+        )
+
+    def bare_two(i):
+        mid, body, tid = uuid.uuid4(), f"message {i} for @nobody", threads["bare_two"].pk
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(event_sql, [uuid.uuid4(), tid, i + 1, mid, user.pk, body, f"c{i}"])
+            cur.execute(view_sql, [mid, tid, i + 1, user.pk, body, f"c{i}", i + 1])
+
+    def bare_one(i):
+        tid = threads["bare_one"].pk
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                event_sql, [uuid.uuid4(), tid, i + 1, uuid.uuid4(), user.pk, f"m{i}", f"c{i}"]
+            )
+
+    ways = {"service": service, "bare_two": bare_two, "bare_one": bare_one}
+    took = dict.fromkeys(ways, 0.0)
+    per_round = posts // rounds
+    for r in range(rounds):
+        for name, write in ways.items():
+            start = time.perf_counter()
+            for i in range(r * per_round, (r + 1) * per_round):
+                write(i)
+            took[name] += time.perf_counter() - start
+    posts = per_round * rounds
+
+    def per(t: float) -> str:
+        return f"{t:6.2f}s  {t / posts * 1000:6.2f} ms/msg"
+
+    print(f"write: {posts:,} messages, one transaction each ({rounds} interleaved rounds)")
+    print(f"  service (event + view + seq lock + mentions) {per(took['service'])}")
+    print(f"  bare insert, event + view rows               {per(took['bare_two'])}")
+    print(f"  bare insert, event row only                  {per(took['bare_one'])}")
+    print(f"  ratio service / bare(event+view) = {took['service'] / took['bare_two']:.2f}x")
+    print(
+        f"  ratio service / bare(event only) = {took['service'] / took['bare_one']:.2f}x",
+        flush=True,
+    )
+
+
+def bulk_thread(ws, user, events: int):
+    """A thread holding `events` text events and their view rows, loaded in two statements."""
+    from django.db import connection, transaction
+
+    from collaboration import services
+
+    thread = services.thread_create(workspace=ws, title=f"{events:,} events", actor=user)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE bench_ids ON COMMIT DROP AS SELECT i, gen_random_uuid() AS mid,"
+            " now() - make_interval(secs => %s - i) AS at FROM generate_series(1, %s) AS i",
+            [events, events],
+        )
+        cur.execute(
+            "INSERT INTO collaboration_messageevent (id, created_at, updated_at, thread_id, seq,"
+            " kind, message_id, author_id, body, emoji, removed, client_id)"
+            " SELECT gen_random_uuid(), at, at, %s, i, 'text', mid, %s,"
+            " 'bulk message ' || i, '', false, '' FROM bench_ids",
+            [thread.pk, user.pk],
+        )
+        cur.execute(
+            "INSERT INTO collaboration_message (id, created_at, updated_at, thread_id, seq,"
+            " author_id, body, client_id, posted_at, edited, deleted, reactions, last_event_seq)"
+            " SELECT mid, at, at, %s, i, %s, 'bulk message ' || i, '', at, false, false, '{}', i"
+            " FROM bench_ids",
+            [thread.pk, user.pk],
+        )
+        cur.execute(
+            "UPDATE collaboration_thread SET last_seq = %s WHERE id = %s", [events, thread.pk]
+        )
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE collaboration_messageevent")
+        cur.execute("ANALYZE collaboration_message")
+    thread.refresh_from_db()
+    return thread
+
+
+def _explain(thread) -> list[str]:
+    from django.db import connection
+
+    from collaboration.models import Message
+
+    qs = Message.objects.filter(thread=thread).order_by("-seq")[:51]  # what message_page runs
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
+        return [row[0] for row in cur.fetchall()]
+
+
+def bench_read(ws, user, sizes: list[int]):
+
+    from collaboration import selectors
+
+    print("read: last 50 messages (selectors.message_page), median of 25")
+    timings = {}
+    threads = {}
+    for size in sizes:
+        t = time.perf_counter()
+        thread = bulk_thread(ws, user, size)
+        threads[size] = thread
+        load = time.perf_counter() - t
+        selectors.message_page(thread=thread, limit=50)  # warm the cache
+        samples = []
+        for _ in range(25):
+            start = time.perf_counter()
+            page = selectors.message_page(thread=thread, limit=50)
+            samples.append(time.perf_counter() - start)
+        assert [m.seq for m in page.messages] == list(range(size - 49, size + 1))
+        timings[size] = statistics.median(samples)
+        plan = _explain(thread)
+        db_ms = next(x for x in plan if x.startswith("Execution Time")).split(":")[1].strip()
+        print(
+            f"  {size:>9,} events: {timings[size] * 1000:6.2f} ms through the ORM,"
+            f" {db_ms} in PostgreSQL   (bulk-loaded in {load:.1f}s)",
+            flush=True,
+        )
+    largest = max(sizes)
+    plan = _explain(threads[largest])
+    print(f"  EXPLAIN at {largest:,} events:")
+    for line in plan:
+        print(f"    {line}")
+    assert any("message_unique_thread_seq" in line for line in plan), "index not used"
+    smallest = min(sizes)
+    print(
+        f"  ratio {largest:,} / {smallest:,} events = {timings[largest] / timings[smallest]:.2f}x"
+        f"  (the thread is {largest // smallest}x larger)",
+        flush=True,
+    )
+    return threads
+
+
+def bench_rebuild(threads) -> None:
+    from django.db import transaction
+
+    from collaboration.materialized import rebuild_thread
+
+    size = sorted(threads)[len(threads) // 2]
+    start = time.perf_counter()
+    with transaction.atomic():
+        rows = rebuild_thread(threads[size])
+    took = time.perf_counter() - start
+    print(
+        f"rebuild: {size:,}-event thread replayed into {rows:,} rows in {took:.2f}s"
+        f" ({rows / took:,.0f} rows/s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
+    os.environ.setdefault("HOLDFAST_DATA_DIR", str(Path(tempfile.gettempdir()) / "hf-chat-bench"))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT)
+    _setup()
+    tag = uuid.uuid4().hex[:8]
+    ws, user = _world(tag)
+    bench_write(ws, user, args.posts)
+    threads = bench_read(ws, user, [int(s) for s in args.sizes.split(",")])
+    bench_rebuild(threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Collaboration serializers: inputs validate, outputs render; none of them writes."""
+
+from datetime import UTC, datetime
+
+from rest_framework import serializers
+
+from accounts.models import User
+
+from ..models import Comment, EventKind, Message, MessageEvent, Notification, Thread
+from ..presence import PresenceActivity, PresenceStatus
+from ..services import MAX_BODY
+
+
+class AuthorOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "handle", "display_name"]
+
+
+# --- comments ---------------------------------------------------------------------------
+
+
+class CommentInput(serializers.Serializer):
+    project = serializers.UUIDField()
+    body = serializers.CharField(max_length=MAX_BODY)
+    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class CommentUpdateInput(serializers.Serializer):
+    body = serializers.CharField(max_length=MAX_BODY)
+
+
+class CommentListQuery(serializers.Serializer):
+    project = serializers.UUIDField(required=False)
+
+
+class CommentOutput(serializers.ModelSerializer):
+    author = AuthorOutput(read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = [
+            "id",
+            "project",
+            "parent",
+            "author",
+            "body",
+            "edited_at",
+            "is_deleted",
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+# --- threads and messages ---------------------------------------------------------------
+
+
+class ThreadInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    project = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class ThreadUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+
+
+class ThreadOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Thread
+        fields = ["id", "title", "project", "created_by", "last_seq", "created_at", "updated_at"]
+
+
+class MessageInput(serializers.Serializer):
+    body = serializers.CharField(max_length=MAX_BODY)
+    client_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Unique per thread; a retried post with the same client_id returns the first "
+        "message (200) instead of a duplicate.",
+    )
+
+
+class MessageEditInput(serializers.Serializer):
+    body = serializers.CharField(max_length=MAX_BODY)
+
+
+class ReactionInput(serializers.Serializer):
+    emoji = serializers.CharField(max_length=32)
+
+
+class MessageListQuery(serializers.Serializer):
+    before_seq = serializers.IntegerField(required=False, min_value=1)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+class EventListQuery(serializers.Serializer):
+    after_seq = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+
+
+class MessageOutput(serializers.ModelSerializer):
+    author = AuthorOutput(read_only=True)
+    reactions = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="{emoji: [user id, ...]}",
+    )
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "thread",
+            "seq",
+            "author",
+            "body",
+            "client_id",
+            "posted_at",
+            "edited",
+            "edited_at",
+            "deleted",
+            "deleted_at",
+            "reactions",
+            "last_event_seq",
+        ]
+
+
+class MessagePageOutput(serializers.Serializer):
+    results = MessageOutput(many=True)
+    has_more = serializers.BooleanField(help_text="Older messages exist.")
+    next_before_seq = serializers.IntegerField(
+        allow_null=True, help_text="Pass as ?before_seq= to get the older page."
+    )
+
+
+class EventOutput(serializers.ModelSerializer):
+    author_handle = serializers.CharField(source="author.handle", read_only=True)
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+
+    class Meta:
+        model = MessageEvent
+        fields = [
+            "id",
+            "seq",
+            "kind",
+            "message_id",
+            "author",
+            "author_handle",
+            "body",
+            "emoji",
+            "removed",
+            "client_id",
+            "created_at",
+        ]
+
+
+class EventPageOutput(serializers.Serializer):
+    results = EventOutput(many=True)
+    has_more = serializers.BooleanField()
+    next_after_seq = serializers.IntegerField(help_text="Pass as ?after_seq= to continue.")
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+class PresenceInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PresenceStatus.choices, default=PresenceStatus.ONLINE)
+    activity = serializers.ChoiceField(
+        choices=PresenceActivity.choices, default=PresenceActivity.BROWSING
+    )
+
+
+def _ts(value: float) -> str:
+    return datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+class PresenceOutput(serializers.Serializer):
+    user = AuthorOutput()
+    status = serializers.CharField()
+    activity = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+    def to_representation(self, member):
+        return {
+            "user": AuthorOutput(member.user).data,
+            "status": member.entry.status,
+            "activity": member.entry.activity,
+            "updated_at": _ts(member.entry.updated_at),
+            "expires_at": _ts(member.entry.expires_at),
+        }
+
+
+class PresenceHeartbeatOutput(serializers.Serializer):
+    status = serializers.CharField()
+    activity = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    ttl_seconds = serializers.IntegerField()
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+class NotificationListQuery(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class NotificationOutput(serializers.ModelSerializer):
+    actor = AuthorOutput(read_only=True)
+    read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "kind",
+            "actor",
+            "comment",
+            "thread",
+            "message_id",
+            "excerpt",
+            "read",
+            "read_at",
+            "created_at",
+        ]
+
+    def get_read(self, notification) -> bool:
+        return notification.read_at is not None
+
+
+class UnreadCountOutput(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class MarkedReadOutput(serializers.Serializer):
+    marked = serializers.IntegerField()

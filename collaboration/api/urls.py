@@ -1,0 +1,78 @@
+"""Collaboration routes under /api/v1/workspaces/{slug}/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "collaboration-api"
+
+WS = "workspaces/<slug:workspace_slug>/"
+THREAD = WS + "threads/<uuid:thread_id>/"
+MESSAGE = THREAD + "messages/<uuid:message_id>/"
+
+urlpatterns = [
+    path(
+        WS + "threads/",
+        views.ThreadViewSet.as_view({"get": "list", "post": "create"}),
+        name="threads",
+    ),
+    path(
+        THREAD,
+        views.ThreadViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="thread",
+    ),
+    path(
+        THREAD + "messages/",
+        views.MessageViewSet.as_view({"get": "list", "post": "create"}),
+        name="messages",
+    ),
+    path(
+        MESSAGE,
+        views.MessageViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="message",
+    ),
+    path(MESSAGE + "edit/", views.MessageViewSet.as_view({"post": "edit"}), name="message-edit"),
+    path(
+        MESSAGE + "reactions/",
+        views.ReactionViewSet.as_view({"post": "create", "delete": "destroy"}),
+        name="message-reactions",
+    ),
+    path(THREAD + "events/", views.EventViewSet.as_view({"get": "list"}), name="events"),
+    path(
+        WS + "comments/",
+        views.CommentViewSet.as_view({"get": "list", "post": "create"}),
+        name="comments",
+    ),
+    path(
+        WS + "comments/<uuid:pk>/",
+        views.CommentViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="comment",
+    ),
+    path(
+        WS + "presence/",
+        views.PresenceViewSet.as_view({"get": "list", "post": "heartbeat"}),
+        name="presence",
+    ),
+    path(
+        WS + "notifications/",
+        views.NotificationViewSet.as_view({"get": "list"}),
+        name="notifications",
+    ),
+    path(
+        WS + "notifications/unread-count/",
+        views.NotificationViewSet.as_view({"get": "unread_count"}),
+        name="notifications-unread-count",
+    ),
+    path(
+        WS + "notifications/read-all/",
+        views.NotificationViewSet.as_view({"post": "mark_all_read"}),
+        name="notifications-read-all",
+    ),
+    path(
+        WS + "notifications/<uuid:pk>/read/",
+        views.NotificationViewSet.as_view({"post": "mark_read"}),
+        name="notification-read",
+    ),
+]

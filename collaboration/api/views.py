@@ -1,0 +1,346 @@
+"""Collaboration API under /api/v1/workspaces/{slug}/: threads, messages, events,
+comments, presence and notifications.
+
+Every view is a WorkspaceScopedViewSet (404 non-member, 401 anonymous, 403 below
+the needed role). Viewers read everything, send presence heartbeats and mark
+their own notifications read; every other write needs member or above. Views
+validate input and call one service.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from accounts.models import Role
+from common.exceptions import ValidationFailed
+from common.viewsets import WorkspaceScopedViewSet
+from workspaces.models import Project
+
+from .. import selectors, services
+from ..presence import ttl_seconds
+from . import serializers as s
+
+
+class CollabViewSet(WorkspaceScopedViewSet):
+    def _in(self, serializer_class, data=None):
+        serializer = serializer_class(data=self.request.data if data is None else data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _query(self, serializer_class):
+        return self._in(serializer_class, data=self.request.query_params)
+
+    def _list(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+# --- threads ----------------------------------------------------------------------------
+
+
+class ThreadViewSet(CollabViewSet):
+    """`threads/`: the workspace's chat threads."""
+
+    serializer_class = s.ThreadOutput
+
+    def scoped_queryset(self, workspace):
+        return selectors.thread_list(workspace=workspace)
+
+    def list(self, request, **kwargs):
+        return self._list(self.get_queryset(), s.ThreadOutput)
+
+    @extend_schema(request=s.ThreadInput, responses={201: s.ThreadOutput})
+    def create(self, request, **kwargs):
+        data = self._in(s.ThreadInput)
+        project = None
+        if data["project"] is not None:
+            project = Project.objects.filter(workspace=self.workspace, pk=data["project"]).first()
+            if project is None:
+                raise ValidationFailed("No project with this id here.", field="project")
+        thread = services.thread_create(
+            workspace=self.workspace, title=data["title"], project=project, actor=request.user
+        )
+        return Response(s.ThreadOutput(thread).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, thread_id=None, **kwargs):
+        thread = selectors.thread_get(workspace=self.workspace, thread_id=thread_id)
+        return Response(s.ThreadOutput(thread).data)
+
+    @extend_schema(request=s.ThreadUpdateInput, responses={200: s.ThreadOutput})
+    def partial_update(self, request, thread_id=None, **kwargs):
+        thread = selectors.thread_get(workspace=self.workspace, thread_id=thread_id)
+        data = self._in(s.ThreadUpdateInput)
+        thread = services.thread_update(thread=thread, title=data["title"], actor=request.user)
+        return Response(s.ThreadOutput(thread).data)
+
+
+class ThreadChildViewSet(CollabViewSet):
+    """Base for routes under `threads/{thread_id}/`: resolves the thread in the workspace."""
+
+    def resolve_parents(self) -> None:
+        self.thread = selectors.thread_get(
+            workspace=self.workspace, thread_id=self.kwargs["thread_id"]
+        )
+
+
+class MessageViewSet(ThreadChildViewSet):
+    """`threads/{id}/messages/`: the current messages (the materialized view)."""
+
+    serializer_class = s.MessageOutput
+
+    def scoped_queryset(self, workspace):
+        return self.thread.messages.all()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before_seq", OpenApiTypes.INT, description="Older than this seq."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1-200, default 50."),
+        ],
+        responses={200: s.MessagePageOutput},
+    )
+    def list(self, request, **kwargs):
+        """The newest `limit` messages, newest last; page back with `?before_seq=`."""
+        query = self._query(s.MessageListQuery)
+        page = selectors.message_page(
+            thread=self.thread, before_seq=query.get("before_seq"), limit=query["limit"]
+        )
+        first = page.messages[0].seq if page.messages else None
+        return Response(
+            {
+                "results": s.MessageOutput(page.messages, many=True).data,
+                "has_more": page.has_more,
+                "next_before_seq": first if page.has_more else None,
+            }
+        )
+
+    @extend_schema(request=s.MessageInput, responses={201: s.MessageOutput, 200: s.MessageOutput})
+    def create(self, request, **kwargs):
+        data = self._in(s.MessageInput)
+        message, created = services.message_post(
+            thread=self.thread, body=data["body"], client_id=data["client_id"], actor=request.user
+        )
+        message = selectors.message_get(thread=self.thread, message_id=message.pk)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.MessageOutput(message).data, status=code)
+
+    def retrieve(self, request, message_id=None, **kwargs):
+        message = selectors.message_get(thread=self.thread, message_id=message_id)
+        return Response(s.MessageOutput(message).data)
+
+    @extend_schema(responses={200: s.MessageOutput})
+    def destroy(self, request, message_id=None, **kwargs):
+        """Records a delete event (author or admin); the text stays in the event log."""
+        services.message_delete(thread=self.thread, message_id=message_id, actor=request.user)
+        message = selectors.message_get(thread=self.thread, message_id=message_id)
+        return Response(s.MessageOutput(message).data)
+
+    @extend_schema(request=s.MessageEditInput, responses={200: s.MessageOutput})
+    def edit(self, request, message_id=None, **kwargs):
+        """Records an edit event (author only)."""
+        data = self._in(s.MessageEditInput)
+        services.message_edit(
+            thread=self.thread, message_id=message_id, body=data["body"], actor=request.user
+        )
+        message = selectors.message_get(thread=self.thread, message_id=message_id)
+        return Response(s.MessageOutput(message).data)
+
+
+class ReactionViewSet(ThreadChildViewSet):
+    """`threads/{id}/messages/{message_id}/reactions/`: add (POST) or take back (DELETE)."""
+
+    serializer_class = s.MessageOutput
+
+    def scoped_queryset(self, workspace):
+        return self.thread.messages.all()
+
+    @extend_schema(request=s.ReactionInput, responses={200: s.MessageOutput})
+    def create(self, request, message_id=None, **kwargs):
+        data = self._in(s.ReactionInput)
+        return self._react(message_id, data["emoji"], removed=False)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("emoji", OpenApiTypes.STR, required=True)],
+        responses={200: s.MessageOutput},
+    )
+    def destroy(self, request, message_id=None, **kwargs):
+        data = self._query(s.ReactionInput)
+        return self._react(message_id, data["emoji"], removed=True)
+
+    def _react(self, message_id, emoji, *, removed):
+        services.message_react(
+            thread=self.thread,
+            message_id=message_id,
+            emoji=emoji,
+            removed=removed,
+            actor=self.request.user,
+        )
+        message = selectors.message_get(thread=self.thread, message_id=message_id)
+        return Response(s.MessageOutput(message).data)
+
+
+class EventViewSet(ThreadChildViewSet):
+    """`threads/{id}/events/?after_seq=N`: the event log in seq order, for sync and replay."""
+
+    serializer_class = s.EventOutput
+
+    def scoped_queryset(self, workspace):
+        return self.thread.events.all()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after_seq", OpenApiTypes.INT, description="Events after this seq."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1-1000, default 100."),
+        ],
+        responses={200: s.EventPageOutput},
+    )
+    def list(self, request, **kwargs):
+        query = self._query(s.EventListQuery)
+        events = selectors.event_list(
+            thread=self.thread, after_seq=query["after_seq"], limit=query["limit"] + 1
+        )
+        has_more = len(events) > query["limit"]
+        events = events[: query["limit"]]
+        return Response(
+            {
+                "results": s.EventOutput(events, many=True).data,
+                "has_more": has_more,
+                "next_after_seq": events[-1].seq if events else query["after_seq"],
+            }
+        )
+
+
+# --- comments ---------------------------------------------------------------------------
+
+
+class CommentViewSet(CollabViewSet):
+    """`comments/`: comments on the workspace's projects (`?project=` filters)."""
+
+    serializer_class = s.CommentOutput
+
+    def scoped_queryset(self, workspace):
+        return selectors.comment_list(workspace=workspace)
+
+    @extend_schema(parameters=[OpenApiParameter("project", OpenApiTypes.UUID)])
+    def list(self, request, **kwargs):
+        query = self._query(s.CommentListQuery)
+        qs = selectors.comment_list(workspace=self.workspace, project_id=query.get("project"))
+        return self._list(qs, s.CommentOutput)
+
+    @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
+    def create(self, request, **kwargs):
+        data = self._in(s.CommentInput)
+        project = Project.objects.filter(workspace=self.workspace, pk=data["project"]).first()
+        if project is None:
+            raise ValidationFailed("No project with this id here.", field="project")
+        parent = None
+        if data["parent"] is not None:
+            parent = selectors.comment_list(workspace=self.workspace).filter(pk=data["parent"])
+            parent = parent.first()
+            if parent is None:
+                raise ValidationFailed("No comment with this id here.", field="parent")
+        comment = services.comment_create(
+            workspace=self.workspace,
+            project=project,
+            parent=parent,
+            body=data["body"],
+            actor=request.user,
+        )
+        return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None, **kwargs):
+        comment = selectors.comment_get(workspace=self.workspace, comment_id=pk)
+        return Response(s.CommentOutput(comment).data)
+
+    @extend_schema(request=s.CommentUpdateInput, responses={200: s.CommentOutput})
+    def partial_update(self, request, pk=None, **kwargs):
+        comment = selectors.comment_get(workspace=self.workspace, comment_id=pk)
+        data = self._in(s.CommentUpdateInput)
+        comment = services.comment_update(comment=comment, body=data["body"], actor=request.user)
+        return Response(s.CommentOutput(comment).data)
+
+    @extend_schema(responses={200: s.CommentOutput})
+    def destroy(self, request, pk=None, **kwargs):
+        """Soft delete (author or admin): the text is kept in the comment's history."""
+        comment = selectors.comment_get(workspace=self.workspace, comment_id=pk)
+        comment = services.comment_delete(comment=comment, actor=request.user)
+        return Response(s.CommentOutput(comment).data)
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+class PresenceViewSet(CollabViewSet):
+    """`presence/`: GET who is here now; POST a heartbeat (viewers too)."""
+
+    serializer_class = s.PresenceOutput
+    action_roles = {"heartbeat": Role.VIEWER}
+    pagination_class = None
+
+    def scoped_queryset(self, workspace):
+        return type(workspace).objects.none()
+
+    @extend_schema(responses={200: s.PresenceOutput(many=True)})
+    def list(self, request, **kwargs):
+        members = selectors.presence_list(workspace=self.workspace)
+        return Response(s.PresenceOutput(members, many=True).data)
+
+    @extend_schema(request=s.PresenceInput, responses={200: s.PresenceHeartbeatOutput})
+    def heartbeat(self, request, **kwargs):
+        data = self._in(s.PresenceInput)
+        entry = services.presence_heartbeat(
+            workspace=self.workspace,
+            actor=request.user,
+            status=data["status"],
+            activity=data["activity"],
+        )
+        return Response(
+            {
+                "status": data["status"],
+                "activity": data["activity"],
+                "expires_at": s._ts(entry.expires_at) if entry else None,
+                "ttl_seconds": ttl_seconds(),
+            }
+        )
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+class NotificationViewSet(CollabViewSet):
+    """`notifications/`: the caller's notifications in this workspace."""
+
+    serializer_class = s.NotificationOutput
+    # Read marks are the caller's own state, not workspace data: viewers may set them.
+    action_roles = {"mark_read": Role.VIEWER, "mark_all_read": Role.VIEWER}
+
+    def scoped_queryset(self, workspace):
+        return selectors.notification_list(workspace=workspace, user=self.request.user)
+
+    @extend_schema(parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL)])
+    def list(self, request, **kwargs):
+        query = self._query(s.NotificationListQuery)
+        qs = selectors.notification_list(
+            workspace=self.workspace, user=request.user, unread=query["unread"]
+        )
+        return self._list(qs, s.NotificationOutput)
+
+    @extend_schema(responses={200: s.UnreadCountOutput})
+    def unread_count(self, request, **kwargs):
+        count = selectors.notification_unread_count(workspace=self.workspace, user=request.user)
+        return Response({"unread": count})
+
+    @extend_schema(request=None, responses={200: s.NotificationOutput})
+    def mark_read(self, request, pk=None, **kwargs):
+        notification = selectors.notification_get(
+            workspace=self.workspace, user=request.user, notification_id=pk
+        )
+        notification = services.notification_mark_read(
+            notification=notification, actor=request.user
+        )
+        return Response(s.NotificationOutput(notification).data)
+
+    @extend_schema(request=None, responses={200: s.MarkedReadOutput})
+    def mark_all_read(self, request, **kwargs):
+        marked = services.notifications_mark_all_read(workspace=self.workspace, actor=request.user)
+        return Response({"marked": marked})

@@ -1,0 +1,163 @@
+"""The chat's materialized view: how events fold into current messages, and its rebuild.
+
+Contract with governance.durability: `rebuild(workspace=None) -> int` regenerates
+every derived view of this app (for one workspace, or all) from the event log and
+returns the number of rows written; `VIEWS_VERSION` is the version of their shape.
+`manage.py rebuild_views` calls the `rebuild` of every app that has this module.
+
+`apply_event` is the one fold both paths use: the posting services apply each new
+event to its message row in the same transaction, and `rebuild` replays the log.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+VIEWS_VERSION = 1
+
+# Fields of Message the events determine (id included); what "rebuilt equals
+# maintained" compares. created_at/updated_at only say when the row was written.
+VIEW_FIELDS = (
+    "id",
+    "thread_id",
+    "seq",
+    "author_id",
+    "body",
+    "client_id",
+    "posted_at",
+    "edited",
+    "edited_at",
+    "deleted",
+    "deleted_at",
+    "reactions",
+    "last_event_seq",
+)
+
+# What apply_event reads from an event.
+EVENT_FIELDS = (
+    "thread_id",
+    "seq",
+    "kind",
+    "message_id",
+    "author_id",
+    "body",
+    "emoji",
+    "removed",
+    "client_id",
+    "created_at",
+)
+
+BATCH = 2000
+
+
+def apply_event(message, event):
+    """Fold one event into `message` (a Message, or None before its text event).
+
+    Returns the Message to store. Pure apart from building the instance: no I/O.
+    """
+    from .models import EventKind, Message
+
+    if event.kind == EventKind.TEXT:
+        return Message(
+            id=event.message_id,
+            thread_id=event.thread_id,
+            seq=event.seq,
+            author_id=event.author_id,
+            body=event.body,
+            client_id=event.client_id,
+            posted_at=event.created_at,
+            reactions={},
+            last_event_seq=event.seq,
+        )
+    if message is None:  # an event for a message this log never started: ignore it
+        return None
+    if event.kind == EventKind.EDIT and not message.deleted:
+        message.body = event.body
+        message.edited = True
+        message.edited_at = event.created_at
+    elif event.kind == EventKind.DELETE and not message.deleted:
+        message.body = ""
+        message.deleted = True
+        message.deleted_at = event.created_at
+        message.reactions = {}
+    elif event.kind == EventKind.REACTION and not message.deleted:
+        message.reactions = fold_reaction(
+            message.reactions, event.emoji, str(event.author_id), removed=event.removed
+        )
+    message.last_event_seq = event.seq
+    return message
+
+
+def fold_reaction(reactions: dict, emoji: str, user_id: str, *, removed: bool) -> dict:
+    users = set(reactions.get(emoji, []))
+    if removed:
+        users.discard(user_id)
+    else:
+        users.add(user_id)
+    out = {k: v for k, v in reactions.items() if k != emoji}
+    if users:
+        out[emoji] = sorted(users)
+    return dict(sorted(out.items()))
+
+
+def rebuild_thread(thread) -> int:
+    """Replace one thread's messages with a replay of its events. Call inside atomic().
+
+    Works in chunks of BATCH messages (their text events by seq, then every later event
+    of those messages via the (message_id, seq) index), so memory stays bounded however
+    long the thread is. Each message's events are folded in seq order starting from its
+    text event, which is exactly what a single pass over the whole log would do.
+    """
+    from .models import EventKind, Message, MessageEvent
+
+    Message.objects.filter(thread=thread).delete()
+    events = MessageEvent.objects.filter(thread=thread)
+    written, after = 0, 0
+    while True:
+        texts = list(
+            events.filter(kind=EventKind.TEXT, seq__gt=after)
+            .order_by("seq")
+            .values_list(*EVENT_FIELDS, named=True)[:BATCH]
+        )
+        if not texts:
+            return written
+        after = texts[-1].seq
+        messages = {e.message_id: apply_event(None, e) for e in texts}
+        later = (
+            events.filter(message_id__in=list(messages))
+            .exclude(kind=EventKind.TEXT)
+            .order_by("seq")
+            .values_list(*EVENT_FIELDS, named=True)
+        )
+        for event in later:
+            message = messages[event.message_id]
+            if event.seq > message.seq:  # an event before its message began is ignored
+                messages[event.message_id] = apply_event(message, event)
+        Message.objects.bulk_create(list(messages.values()), batch_size=BATCH)
+        written += len(messages)
+
+
+def rebuild(workspace=None) -> int:
+    """Regenerate the Message view of `workspace` (or of every workspace) from events."""
+    from .models import Thread
+
+    threads = Thread.objects.order_by("created_at", "pk")
+    if workspace is not None:
+        threads = threads.filter(workspace=workspace)
+    written = 0
+    for thread_id in threads.values_list("pk", flat=True):
+        with transaction.atomic():
+            # Lock the thread so no post lands between the replay and the swap.
+            thread = Thread.objects.select_for_update().get(pk=thread_id)
+            written += rebuild_thread(thread)
+    return written
+
+
+def view_snapshot(workspace=None) -> list[tuple]:
+    """The view's rows as comparable tuples, in (thread, seq) order."""
+    from .models import Message
+
+    rows = Message.objects.order_by("thread_id", "seq")
+    if workspace is not None:
+        rows = rows.filter(thread__workspace=workspace)
+    return list(rows.values_list(*VIEW_FIELDS))

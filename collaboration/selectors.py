@@ -1,0 +1,118 @@
+"""Collaboration reads, always starting from a workspace the caller may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from common.exceptions import NotFound
+from workspaces.models import Workspace
+
+from . import presence
+from .models import Comment, Message, MessageEvent, Notification, Thread
+
+
+def comment_list(*, workspace: Workspace, project_id=None) -> QuerySet[Comment]:
+    qs = Comment.objects.filter(workspace=workspace).select_related("author")
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    return qs.order_by("created_at", "pk")
+
+
+def comment_get(*, workspace: Workspace, comment_id) -> Comment:
+    comment = comment_list(workspace=workspace).filter(pk=comment_id).first()
+    if comment is None:
+        raise NotFound("Comment not found.")
+    return comment
+
+
+def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
+    return Thread.objects.filter(workspace=workspace).order_by("-created_at", "pk")
+
+
+def thread_get(*, workspace: Workspace, thread_id) -> Thread:
+    thread = Thread.objects.filter(workspace=workspace, pk=thread_id).first()
+    if thread is None:
+        raise NotFound("Thread not found.")
+    return thread
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[Message]  # oldest first, newest last
+    has_more: bool  # older messages exist before the first one
+
+
+def message_page(*, thread: Thread, before_seq: int | None = None, limit: int = 50) -> MessagePage:
+    """The `limit` newest messages (before `before_seq` if given), newest last.
+
+    Walks the (thread, seq) unique index backwards, so the cost does not grow
+    with the size of the thread.
+    """
+    qs = Message.objects.filter(thread=thread).select_related("author")
+    if before_seq is not None:
+        qs = qs.filter(seq__lt=before_seq)
+    rows = list(qs.order_by("-seq")[: limit + 1])
+    has_more = len(rows) > limit
+    return MessagePage(messages=rows[:limit][::-1], has_more=has_more)
+
+
+def message_get(*, thread: Thread, message_id) -> Message:
+    message = Message.objects.filter(thread=thread, pk=message_id).select_related("author").first()
+    if message is None:
+        raise NotFound("Message not found.")
+    return message
+
+
+def event_list(*, thread: Thread, after_seq: int = 0, limit: int = 100) -> list[MessageEvent]:
+    """Events with seq > after_seq in seq order (sync and replay)."""
+    return list(
+        MessageEvent.objects.filter(thread=thread, seq__gt=after_seq)
+        .select_related("author")
+        .order_by("seq")[:limit]
+    )
+
+
+def notification_list(
+    *, workspace: Workspace, user: User, unread: bool | None = None
+) -> QuerySet[Notification]:
+    qs = Notification.objects.filter(workspace=workspace, recipient=user).select_related("actor")
+    if unread is True:
+        qs = qs.filter(read_at__isnull=True)
+    elif unread is False:
+        qs = qs.filter(read_at__isnull=False)
+    return qs.order_by("-created_at", "pk")
+
+
+def notification_get(*, workspace: Workspace, user: User, notification_id) -> Notification:
+    notification = notification_list(workspace=workspace, user=user).filter(pk=notification_id)
+    notification = notification.first()
+    if notification is None:
+        raise NotFound("Notification not found.")
+    return notification
+
+
+def notification_unread_count(*, workspace: Workspace, user: User) -> int:
+    return Notification.objects.filter(
+        workspace=workspace, recipient=user, read_at__isnull=True
+    ).count()
+
+
+@dataclass(frozen=True)
+class PresentMember:
+    user: User
+    entry: presence.PresenceEntry
+
+
+def presence_list(*, workspace: Workspace) -> list[PresentMember]:
+    """Members present now; an entry whose user left the team is not shown."""
+    entries = presence.get_store().present(workspace.pk)
+    if not entries:
+        return []
+    users = User.objects.filter(
+        pk__in=[e.user_id for e in entries], memberships__team_id=workspace.team_id
+    ).distinct()
+    by_id = {str(u.pk): u for u in users}
+    return [PresentMember(by_id[e.user_id], e) for e in entries if e.user_id in by_id]

@@ -1,0 +1,418 @@
+"""Collaboration writes: comments, threads, chat events (with their view), presence,
+notifications.
+
+Rules every function here keeps:
+- `@transaction.atomic`, explicit `actor`, `_history_user` set on history-tracked rows.
+- A chat change is one new MessageEvent, numbered under a row lock on its thread
+  (`select_for_update`; on SQLite the IMMEDIATE transaction serializes writers), and
+  the Message view row is updated in the same transaction through
+  `materialized.apply_event`, the same fold `rebuild_views` replays.
+- Mention notifications are created after commit (`transaction.on_commit`), for
+  members of the workspace's team only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Role, User, role_at_least
+from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from workspaces.models import Project, Workspace
+
+from . import presence
+from .materialized import apply_event
+from .models import (
+    Comment,
+    EventKind,
+    Message,
+    MessageEvent,
+    Notification,
+    NotificationKind,
+    Thread,
+)
+
+MAX_BODY = 20_000
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_-]{1,38})")
+
+
+def _clean_body(body: str, *, field: str = "body") -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed("This field may not be blank.", field=field)
+    if len(body) > MAX_BODY:
+        raise ValidationFailed(f"At most {MAX_BODY} characters.", field=field)
+    _no_nul(body, field=field)
+    return body
+
+
+def _no_nul(value: str, *, field: str) -> None:
+    """Refuse text a database cannot store (NUL on PostgreSQL, lone surrogates anywhere,
+    both reachable through JSON escapes) as bad input instead of failing on write."""
+    if "\x00" in value:
+        raise ValidationFailed("Null characters are not allowed.", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed("This text is not valid Unicode.", field=field) from None
+
+
+def _is_admin(workspace: Workspace, user: User) -> bool:
+    role = (
+        Membership.objects.filter(team_id=workspace.team_id, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return role is not None and role_at_least(role, Role.ADMIN)
+
+
+# --- mentions and notifications ----------------------------------------------------------
+
+
+def mentioned_handles(text: str) -> set[str]:
+    return {m.lower() for m in MENTION.findall(text or "")}
+
+
+def _notify_mentions_on_commit(
+    *, workspace: Workspace, actor: User, text: str, previous: str = "", kind: str, **target
+) -> None:
+    """After commit, notify members mentioned in `text` (and not already in `previous`)."""
+    handles = mentioned_handles(text) - mentioned_handles(previous)
+    handles.discard(actor.handle)
+    if not handles:
+        return
+    excerpt = text[:200]
+
+    def send():
+        notifications_create_for_mentions(
+            workspace=workspace, actor=actor, handles=handles, kind=kind, excerpt=excerpt, **target
+        )
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def notifications_create_for_mentions(
+    *, workspace: Workspace, actor: User, handles: set[str], kind: str, excerpt: str, **target
+) -> list[Notification]:
+    """One notification per mentioned handle that belongs to a member of the workspace."""
+    recipients = User.objects.filter(
+        handle__in=handles, memberships__team_id=workspace.team_id
+    ).distinct()
+    return Notification.objects.bulk_create(
+        [
+            Notification(
+                workspace=workspace,
+                recipient=user,
+                actor=actor,
+                kind=kind,
+                excerpt=excerpt,
+                **target,
+            )
+            for user in recipients
+        ]
+    )
+
+
+@transaction.atomic
+def notification_mark_read(*, notification: Notification, actor: User) -> Notification:
+    if notification.recipient_id != actor.pk:
+        raise Forbidden("This is not your notification.")
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at", "updated_at"])
+    return notification
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, workspace: Workspace, actor: User) -> int:
+    """Mark every unread notification of `actor` in `workspace` read; returns how many."""
+    now = timezone.now()
+    return Notification.objects.filter(
+        workspace=workspace, recipient=actor, read_at__isnull=True
+    ).update(read_at=now, updated_at=now)
+
+
+# --- comments ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def comment_create(
+    *, workspace: Workspace, project: Project, body: str, actor: User, parent: Comment | None = None
+) -> Comment:
+    if project.workspace_id != workspace.pk:
+        raise ValidationFailed("No project with this id here.", field="project")
+    if parent is not None:
+        # Fresh and locked: a reply must not land on a comment deleted meanwhile.
+        parent = Comment.objects.select_for_update().get(pk=parent.pk)
+        if parent.project_id != project.pk:
+            raise ValidationFailed("A reply must be on the same project.", field="parent")
+        if parent.is_deleted:
+            raise ValidationFailed("This comment was deleted.", field="parent")
+    comment = Comment(
+        workspace=workspace, project=project, parent=parent, author=actor, body=_clean_body(body)
+    )
+    comment._history_user = actor
+    comment._change_reason = "comment created"
+    comment.save()
+    _notify_mentions_on_commit(
+        workspace=workspace,
+        actor=actor,
+        text=comment.body,
+        kind=NotificationKind.COMMENT_MENTION,
+        comment=comment,
+    )
+    return comment
+
+
+def _check_comment_author_or_admin(comment: Comment, actor: User) -> None:
+    if comment.author_id != actor.pk and not _is_admin(comment.workspace, actor):
+        raise Forbidden("Only the author or a workspace admin may change this comment.")
+
+
+@transaction.atomic
+def comment_update(*, comment: Comment, body: str, actor: User) -> Comment:
+    comment = Comment.objects.select_for_update().select_related("workspace").get(pk=comment.pk)
+    _check_comment_author_or_admin(comment, actor)
+    if comment.is_deleted:
+        raise Conflict("A deleted comment cannot be edited.")
+    previous = comment.body
+    comment.body = _clean_body(body)
+    comment.edited_at = timezone.now()
+    comment._history_user = actor
+    comment._change_reason = "comment edited"
+    comment.save(update_fields=["body", "edited_at", "updated_at"])
+    _notify_mentions_on_commit(
+        workspace=comment.workspace,
+        actor=actor,
+        text=comment.body,
+        previous=previous,
+        kind=NotificationKind.COMMENT_MENTION,
+        comment=comment,
+    )
+    return comment
+
+
+@transaction.atomic
+def comment_delete(*, comment: Comment, actor: User) -> Comment:
+    """Soft delete: the row stays (replies keep their parent), the text stays in history."""
+    comment = Comment.objects.select_for_update().select_related("workspace").get(pk=comment.pk)
+    _check_comment_author_or_admin(comment, actor)
+    if comment.is_deleted:
+        return comment
+    comment.body = ""
+    comment.is_deleted = True
+    comment.deleted_at = timezone.now()
+    comment._history_user = actor
+    comment._change_reason = "comment deleted"
+    comment.save(update_fields=["body", "is_deleted", "deleted_at", "updated_at"])
+    return comment
+
+
+# --- threads ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def thread_create(
+    *, workspace: Workspace, title: str, actor: User, project: Project | None = None
+) -> Thread:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationFailed("This field may not be blank.", field="title")
+    _no_nul(title, field="title")
+    if project is not None and project.workspace_id != workspace.pk:
+        raise ValidationFailed("No project with this id here.", field="project")
+    thread = Thread(workspace=workspace, project=project, title=title[:200], created_by=actor)
+    thread._history_user = actor
+    thread._change_reason = "thread created"
+    thread.save()
+    return thread
+
+
+@transaction.atomic
+def thread_update(*, thread: Thread, title: str, actor: User) -> Thread:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationFailed("This field may not be blank.", field="title")
+    _no_nul(title, field="title")
+    thread = Thread.objects.select_for_update().get(pk=thread.pk)
+    thread.title = title[:200]
+    thread._history_user = actor
+    thread._change_reason = "thread renamed"
+    thread.save(update_fields=["title", "updated_at"])
+    return thread
+
+
+# --- chat events ------------------------------------------------------------------------
+
+
+def _append_event(*, thread: Thread, kind: str, message_id, actor: User, **fields) -> MessageEvent:
+    """Give the event the next seq of its thread (locked by the caller) and store it.
+
+    The next seq comes from the event log itself (one backward step on the (thread, seq)
+    index), so it stays right even if `last_seq`, a cache, were ever stale.
+    """
+    last = (
+        MessageEvent.objects.filter(thread=thread)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    seq = (last or 0) + 1
+    thread.last_seq = seq
+    # A derived counter kept out of history; a plain UPDATE under the row lock.
+    Thread.objects.filter(pk=thread.pk).update(last_seq=seq)
+    return MessageEvent.objects.create(
+        thread=thread, seq=seq, kind=kind, message_id=message_id, author=actor, **fields
+    )
+
+
+def _lock_thread(thread: Thread) -> Thread:
+    return Thread.objects.select_for_update().select_related("workspace").get(pk=thread.pk)
+
+
+def _lock_message(thread: Thread, message_id) -> Message:
+    message = Message.objects.select_for_update().filter(thread=thread, pk=message_id).first()
+    if message is None:
+        raise NotFound("Message not found.")
+    return message
+
+
+@transaction.atomic
+def message_post(
+    *, thread: Thread, body: str, actor: User, client_id: str = ""
+) -> tuple[Message, bool]:
+    """Post a message; returns (message, created). A known client_id returns the first one."""
+    body = _clean_body(body)
+    client_id = (client_id or "").strip()
+    if len(client_id) > 64:
+        raise ValidationFailed("At most 64 characters.", field="client_id")
+    _no_nul(client_id, field="client_id")
+    thread = _lock_thread(thread)
+    if client_id:
+        first = (
+            MessageEvent.objects.filter(thread=thread, client_id=client_id)
+            .values_list("message_id", flat=True)
+            .first()
+        )
+        if first is not None:
+            return Message.objects.get(pk=first), False
+    event = _append_event(
+        thread=thread,
+        kind=EventKind.TEXT,
+        message_id=uuid.uuid4(),
+        actor=actor,
+        body=body,
+        client_id=client_id,
+    )
+    message = apply_event(None, event)
+    message.save(force_insert=True)
+    _notify_mentions_on_commit(
+        workspace=thread.workspace,
+        actor=actor,
+        text=body,
+        kind=NotificationKind.MESSAGE_MENTION,
+        thread=thread,
+        message_id=message.pk,
+    )
+    return message, True
+
+
+def _apply_and_save(message: Message, event: MessageEvent) -> Message:
+    message = apply_event(message, event)
+    message.save(
+        update_fields=[
+            "body",
+            "edited",
+            "edited_at",
+            "deleted",
+            "deleted_at",
+            "reactions",
+            "last_event_seq",
+            "updated_at",
+        ]
+    )
+    return message
+
+
+@transaction.atomic
+def message_edit(*, thread: Thread, message_id, body: str, actor: User) -> Message:
+    body = _clean_body(body)
+    thread = _lock_thread(thread)
+    message = _lock_message(thread, message_id)
+    if message.author_id != actor.pk:
+        raise Forbidden("Only the author may edit a message.")
+    if message.deleted:
+        raise Conflict("A deleted message cannot be edited.")
+    previous = message.body
+    event = _append_event(
+        thread=thread, kind=EventKind.EDIT, message_id=message.pk, actor=actor, body=body
+    )
+    message = _apply_and_save(message, event)
+    _notify_mentions_on_commit(
+        workspace=thread.workspace,
+        actor=actor,
+        text=body,
+        previous=previous,
+        kind=NotificationKind.MESSAGE_MENTION,
+        thread=thread,
+        message_id=message.pk,
+    )
+    return message
+
+
+@transaction.atomic
+def message_delete(*, thread: Thread, message_id, actor: User) -> Message:
+    """Record a delete event; the view blanks the body, the event log keeps the text."""
+    thread = _lock_thread(thread)
+    message = _lock_message(thread, message_id)
+    if message.author_id != actor.pk and not _is_admin(thread.workspace, actor):
+        raise Forbidden("Only the author or a workspace admin may delete a message.")
+    if message.deleted:
+        return message
+    event = _append_event(thread=thread, kind=EventKind.DELETE, message_id=message.pk, actor=actor)
+    return _apply_and_save(message, event)
+
+
+@transaction.atomic
+def message_react(
+    *, thread: Thread, message_id, emoji: str, actor: User, removed: bool = False
+) -> Message:
+    """Add (or with removed=True take back) the actor's `emoji`; a no-op writes no event."""
+    emoji = (emoji or "").strip()
+    if not emoji or len(emoji) > 32 or any(c.isspace() for c in emoji):
+        raise ValidationFailed("One emoji or short code, at most 32 characters.", field="emoji")
+    _no_nul(emoji, field="emoji")
+    thread = _lock_thread(thread)
+    message = _lock_message(thread, message_id)
+    if message.deleted:
+        raise Conflict("A deleted message takes no reactions.")
+    has_it = str(actor.pk) in message.reactions.get(emoji, [])
+    if has_it != removed:  # already there (add) or already gone (remove)
+        return message
+    event = _append_event(
+        thread=thread,
+        kind=EventKind.REACTION,
+        message_id=message.pk,
+        actor=actor,
+        emoji=emoji,
+        removed=removed,
+    )
+    return _apply_and_save(message, event)
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+def presence_heartbeat(
+    *, workspace: Workspace, actor: User, status: str, activity: str
+) -> presence.PresenceEntry | None:
+    """Refresh the actor's presence; status "offline" removes it at once."""
+    store = presence.get_store()
+    if status == presence.PresenceStatus.OFFLINE:
+        store.leave(workspace.pk, actor.pk)
+        return None
+    return store.heartbeat(workspace.pk, actor.pk, status=status, activity=activity)
