@@ -69,7 +69,7 @@ def test_pruning_keeps_the_retention_window(settings):
     assert services.request_logs_prune(today=today, retention_days=14) == []
 
 
-def test_prune_task_reads_the_setting(settings):
+def test_prune_task_reads_the_setting(settings, db):  # every task checks the schema version
     from billing.tasks import prune_request_logs
 
     settings.LOG_RETENTION_DAYS = 2

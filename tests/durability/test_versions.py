@@ -42,3 +42,18 @@ def test_migrate_safely_backs_up_every_workspace_and_stamps(world, settings, cap
     assert BackupRecord.objects.filter(trigger="migration").count() == Workspace.objects.count()
     assert SchemaVersion.objects.get().app_version == versions.APP_VERSION
     assert versions.refusal_reason() is None
+
+
+def test_tasks_refuse_to_run_on_a_newer_schema(tmp_path):
+    from common.exceptions import Conflict
+    from common.tasks import ping
+
+    marker = tmp_path / "pong.txt"
+    row = SchemaVersion.objects.create(app_version=versions.APP_VERSION + 1)
+    with pytest.raises(Conflict, match="newer code is deployed"):
+        ping.apply(args=[str(marker)], throw=True)
+    assert not marker.exists()
+    row.app_version = versions.APP_VERSION
+    row.save(update_fields=["app_version"])
+    assert ping.apply(args=[str(marker)], throw=True).get() == "pong"
+    assert marker.exists()
