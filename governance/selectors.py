@@ -16,6 +16,19 @@ from .registry import Entry
 LARGE_TABLE_ROWS = 100_000
 
 
+# --- the workspace's governance actions -------------------------------------------------
+
+
+def workspace_audit_events(*, workspace, action: str | None = None) -> models.QuerySet:
+    """The workspace's AuditEvents (backups, restores, approvals, ...), newest first."""
+    from .models import AuditEvent
+
+    events = AuditEvent.objects.filter(workspace_id=workspace.pk).select_related("actor")
+    if action:
+        events = events.filter(action=action)
+    return events.order_by("-created_at", "-id")
+
+
 # --- the workspace history ------------------------------------------------------------
 
 

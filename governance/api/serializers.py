@@ -1,7 +1,8 @@
-"""Serializers of the governance API: the workspace history trail."""
+"""Serializers of the governance API: the workspace history trail and its audit events."""
 
 from rest_framework import serializers
 
+from governance.models import AuditAction
 from governance.selectors import workspace_history_labels
 
 
@@ -39,3 +40,18 @@ class HistoryEntryOutput(serializers.Serializer):
     changes = serializers.DictField(
         child=serializers.DictField(), help_text='{field: {"from": old, "to": new}}'
     )
+
+
+class AuditEventFilterInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
+
+
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    action = serializers.ChoiceField(choices=AuditAction.choices)
+    actor = HistoryUserOutput(allow_null=True, help_text="Who acted (null: the scheduler).")
+    target_type = serializers.CharField(allow_blank=True, help_text="Model label of the target.")
+    target_id = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField()
+    data = serializers.DictField()

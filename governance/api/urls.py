@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import WorkspaceHistoryViewSet
+from .views import WorkspaceAuditEventViewSet, WorkspaceHistoryViewSet
 
 app_name = "governance-api"
 
@@ -11,5 +11,10 @@ urlpatterns = [
         "workspaces/<slug:workspace_slug>/history/",
         WorkspaceHistoryViewSet.as_view({"get": "list"}),
         name="workspace-history",
+    ),
+    path(
+        "workspaces/<slug:workspace_slug>/audit-events/",
+        WorkspaceAuditEventViewSet.as_view({"get": "list"}),
+        name="workspace-audit-events",
     ),
 ]

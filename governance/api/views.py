@@ -1,4 +1,4 @@
-"""Governance API: a workspace's audit trail."""
+"""Governance API: a workspace's audit trail and its governance actions."""
 
 from drf_spectacular.utils import extend_schema
 
@@ -27,3 +27,23 @@ class WorkspaceHistoryViewSet(WorkspaceScopedViewSet):
         page = self.paginate_queryset(self.get_queryset())
         entries = selectors.history_entries(page)
         return self.get_paginated_response(s.HistoryEntryOutput(entries, many=True).data)
+
+
+class WorkspaceAuditEventViewSet(WorkspaceScopedViewSet):
+    """`/api/v1/workspaces/{slug}/audit-events/`: backups, restores, approvals, purges, ..."""
+
+    serializer_class = s.AuditEventOutput
+
+    def scoped_queryset(self, workspace):
+        params = s.AuditEventFilterInput(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.workspace_audit_events(workspace=workspace, **params.validated_data)
+
+    @extend_schema(
+        parameters=[s.AuditEventFilterInput],
+        responses=s.AuditEventOutput(many=True),
+        summary="The workspace's governance actions (append-only AuditEvents), newest first",
+    )
+    def list(self, request, workspace_slug=None):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.AuditEventOutput(page, many=True).data)
