@@ -28,8 +28,11 @@ def comment_get(*, workspace: Workspace, comment_id) -> Comment:
     return comment
 
 
-def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
-    return Thread.objects.filter(workspace=workspace).order_by("-created_at", "pk")
+def thread_list(*, workspace: Workspace, project_id=None) -> QuerySet[Thread]:
+    threads = Thread.objects.filter(workspace=workspace)
+    if project_id is not None:
+        threads = threads.filter(project_id=project_id)
+    return threads.order_by("-created_at", "pk")
 
 
 def thread_get(*, workspace: Workspace, thread_id) -> Thread:

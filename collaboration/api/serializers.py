@@ -61,6 +61,10 @@ class ThreadInput(serializers.Serializer):
     project = serializers.UUIDField(required=False, allow_null=True, default=None)
 
 
+class ThreadFilterInput(serializers.Serializer):
+    project = serializers.UUIDField(required=False, help_text="Only threads of this project.")
+
+
 class ThreadUpdateInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
 

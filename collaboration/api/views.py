@@ -45,8 +45,12 @@ class ThreadViewSet(CollabViewSet):
     serializer_class = s.ThreadOutput
 
     def scoped_queryset(self, workspace):
-        return selectors.thread_list(workspace=workspace)
+        params = s.ThreadFilterInput(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        project_id = params.validated_data.get("project")
+        return selectors.thread_list(workspace=workspace, project_id=project_id)
 
+    @extend_schema(parameters=[s.ThreadFilterInput])
     def list(self, request, **kwargs):
         return self._list(self.get_queryset(), s.ThreadOutput)
 

@@ -322,6 +322,20 @@ def test_thread_tied_to_a_project(world):
     assert Thread.objects.get(pk=r.json()["id"]).history.first().history_user == world.member
 
 
+def test_threads_filter_by_project(world):
+    project = make_project(world)
+    client = api_client(world.viewer)
+    tied = services.thread_create(
+        workspace=world.workspace, title="tied", project=project, actor=world.member
+    )
+    services.thread_create(workspace=world.workspace, title="loose", actor=world.member)
+    body = client.get(ws_url(world, f"threads/?project={project.pk}")).json()
+    assert [t["id"] for t in body["results"]] == [str(tied.pk)]
+    assert len(client.get(ws_url(world, "threads/")).json()["results"]) == 2
+    response = client.get(ws_url(world, "threads/?project=not-a-uuid"))
+    assert response.status_code == 400 and "project" in response.json()
+
+
 def test_comment_api_edit_and_soft_delete(world):
     project = make_project(world)
     client = api_client(world.member)
