@@ -8,6 +8,7 @@ services all ask it inside their own transaction, after it has locked the team r
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -543,9 +545,14 @@ def kpi_record(
     properties: dict | None = None,
     actor=None,
     ts: datetime | None = None,
+    idempotency_key: str = "",
 ) -> dict:
     """Append one KPI event to today's `.cache/kpi/` file. No database write, so it is cheap
-    and never waits on the database."""
+    and never waits on the database.
+
+    With an `idempotency_key`, a retry within a day returns the first event (with
+    `duplicate: True`) and appends nothing; the key is remembered in the cache.
+    """
     if not isinstance(event, str) or not KPI_NAME.match(event):
         raise ValidationFailed(
             "An event name is 1-100 letters, digits, '_', '.', ':' or '-'.", field="event"
@@ -574,7 +581,22 @@ def kpi_record(
         row["properties"] = properties
         if len(stores._json_line(row)) > KPI_PROPERTIES_MAX_BYTES + 512:
             raise ValidationFailed("Properties are at most 2 KB of JSON.", field="properties")
-    stores.kpi_append(row)
+    if not idempotency_key:
+        stores.kpi_append(row)
+        return row
+    if len(idempotency_key) > 200:
+        raise ValidationFailed(
+            "An Idempotency-Key is at most 200 characters.", field="idempotency_key"
+        )
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    cache_key = f"kpi-idem:{workspace.pk}:{digest}"
+    if not cache.add(cache_key, row, stores.KPI_IDEMPOTENCY_TTL):
+        return {**(cache.get(cache_key) or row), "duplicate": True}
+    try:
+        stores.kpi_append(row)
+    except BaseException:
+        cache.delete(cache_key)  # not written: a retry must be able to write it
+        raise
     return row
 
 

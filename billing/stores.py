@@ -23,6 +23,7 @@ from governance.registry import DataClass, register_store
 logger = logging.getLogger(__name__)
 
 KPI_FOLDER = "kpi"
+KPI_IDEMPOTENCY_TTL = 24 * 3600
 PRIORS_FILE = "priors.json"
 LOG_PREFIX = "holdfast-"
 
@@ -217,6 +218,22 @@ register_store(
     atomic_replace=True,
     tolerant_reader=True,
     writer=write_atomic,  # priors_write delegates here
+)
+register_store(
+    "billing.kpi_idempotency",
+    DataClass.EPHEMERAL,
+    storage="cache key kpi-idem:{workspace_id}:{sha256 of Idempotency-Key} (Redis with REDIS_URL)",
+    tenant="workspace",
+    reason="Remembers a KPI post's Idempotency-Key for a day so a client retry is not counted "
+    "twice; losing it only risks one duplicate event.",
+    ttl=KPI_IDEMPOTENCY_TTL,
+)
+register_store(
+    "billing.kpi_rate_limit",
+    DataClass.EPHEMERAL,
+    storage="cache key throttle_kpi_{user} (DRF ScopedRateThrottle; Redis with REDIS_URL)",
+    reason="Per-user request timestamps of the KPI endpoint's rate limit (KPI_RATE_LIMIT).",
+    ttl=24 * 3600,  # DRF expires each key after the rate's window (at most a day)
 )
 register_store(
     "billing.request_logs",

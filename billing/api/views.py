@@ -65,15 +65,30 @@ class KpiViewSet(WorkspaceScopedViewSet):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.KpiDailyOutput(page, many=True).data)
 
-    @extend_schema(request=s.KpiEventInput, responses={202: s.KpiEventOutput})
+    @extend_schema(
+        request=s.KpiEventInput,
+        responses={202: s.KpiEventOutput, 200: s.KpiEventOutput},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                location=OpenApiParameter.HEADER,
+                description="A retry with the same key within a day records nothing new (200).",
+            )
+        ],
+    )
     def create(self, request, workspace_slug=None):
         """Append the event to today's `.cache/kpi/` file; no database write."""
         data = s.KpiEventInput(data=request.data)
         data.is_valid(raise_exception=True)
         row = services.kpi_record(
-            workspace=self.workspace, actor=request.user, **data.validated_data
+            workspace=self.workspace,
+            actor=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            **data.validated_data,
         )
-        return Response(s.KpiEventOutput(row).data, status=status.HTTP_202_ACCEPTED)
+        code = status.HTTP_200_OK if row.get("duplicate") else status.HTTP_202_ACCEPTED
+        return Response(s.KpiEventOutput(row).data, status=code)
 
     @extend_schema(responses={200: s.KpiPriorsOutput})
     def priors(self, request, workspace_slug=None):

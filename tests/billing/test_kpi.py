@@ -202,6 +202,23 @@ def test_recording_an_event_writes_nothing_to_the_database(world):
 
 
 @pytest.mark.django_db
+def test_a_retry_with_the_same_idempotency_key_records_nothing_new(world):
+    url = f"/api/v1/workspaces/{world.workspace.slug}/kpi/"
+    client = api_client(world.viewer)
+    first = client.post(url, {"event": "cta", "variant": "a"}, HTTP_IDEMPOTENCY_KEY="k-1")
+    retry = client.post(url, {"event": "cta", "variant": "a"}, HTTP_IDEMPOTENCY_KEY="k-1")
+    other = client.post(url, {"event": "cta", "variant": "a"}, HTTP_IDEMPOTENCY_KEY="k-2")
+    assert (first.status_code, retry.status_code, other.status_code) == (202, 200, 202)
+    assert retry.json()["ts"] == first.json()["ts"]
+    assert len(stores.kpi_path(timezone.now().date()).read_text().splitlines()) == 2
+    elsewhere = WorkspaceFactory()  # keys are per workspace
+    services.kpi_record(workspace=elsewhere, event="cta", idempotency_key="k-1")
+    assert len(stores.kpi_path(timezone.now().date()).read_text().splitlines()) == 3
+    response = client.post(url, {"event": "cta"}, HTTP_IDEMPOTENCY_KEY="x" * 201)
+    assert response.status_code == 400 and "idempotency_key" in response.json()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("body", "field"),
     [
