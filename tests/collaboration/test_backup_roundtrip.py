@@ -3,6 +3,8 @@
 from collaboration import materialized, services
 from collaboration.models import MessageEvent
 from governance.durability import services as durability
+from governance.durability import versions
+from governance.models import AuditAction, AuditEvent
 
 from .helpers import make_project, make_thread, post
 
@@ -32,3 +34,26 @@ def test_restore_returns_chat_to_the_backup_and_the_log_continues(world):
     assert comment.body == "c2"  # mutable rows go back to the backup, with their history
     assert list(comment.history.values_list("body", flat=True)) == ["c2", "c1"]
     assert post(thread, world.member, "after the restore").seq == 3
+
+
+def _restore_audit(backup_id):
+    return AuditEvent.objects.filter(action=AuditAction.RESTORE, data__backup_id=backup_id).get()
+
+
+def test_restore_rebuilds_views_only_when_their_version_differs(world):
+    thread = make_thread(world)
+    post(thread, world.member, "hello")
+    unstamped = durability.backup_create(workspace=world.workspace)
+    versions.schema_stamp(migrated=True, views=True)  # what migrate_safely records
+    stamped = durability.backup_create(workspace=world.workspace)
+    view = materialized.view_snapshot(world.workspace)
+
+    durability.backup_restore(backup_id=stamped.backup_id)
+    assert _restore_audit(stamped.backup_id).data["views_rebuilt"] is None
+    assert materialized.view_snapshot(world.workspace) == view  # restored as backed up
+
+    durability.backup_restore(backup_id=unstamped.backup_id)  # views version 0: unknown
+    assert _restore_audit(unstamped.backup_id).data["views_rebuilt"] == {
+        "collaboration.materialized": 1
+    }
+    assert materialized.view_snapshot(world.workspace) == view
