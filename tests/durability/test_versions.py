@@ -36,11 +36,13 @@ def test_migrate_safely_backs_up_every_workspace_and_stamps(world, settings, cap
     settings.DJANGO_ENV = "production"
     call_command("migrate_safely", "--backup", verbosity=0)
     out = capsys.readouterr().out
-    assert "Schema is at app version 1" in out
+    views = versions.code_views_version()
+    assert f"Schema is at app version {versions.APP_VERSION}, views {views}." in out
     from workspaces.models import Workspace
 
     assert BackupRecord.objects.filter(trigger="migration").count() == Workspace.objects.count()
     assert SchemaVersion.objects.get().app_version == versions.APP_VERSION
+    assert SchemaVersion.objects.get().views_version == views
     assert versions.refusal_reason() is None
 
 

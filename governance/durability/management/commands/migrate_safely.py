@@ -48,8 +48,9 @@ class Command(BaseCommand):
                 ) from None
         call_command("migrate", interactive=False, verbosity=options["verbosity"])
         try:
-            row = versions.schema_stamp(migrated=True)
+            versions.schema_stamp(migrated=True)
             rebuilt = versions.views_sync()
+            row = versions.schema_row()  # as the sync left it
         except ServiceError as exc:
             raise CommandError(str(exc)) from None
         audit_record(
