@@ -21,7 +21,13 @@ def _hash_token(raw: str) -> str:
 
 @transaction.atomic
 def user_create(
-    *, email: str, handle: str, password: str | None, display_name: str = "", is_staff=False
+    *,
+    email: str,
+    handle: str,
+    password: str | None,
+    display_name: str = "",
+    is_staff=False,
+    is_superuser=False,
 ) -> User:
     email = email.strip().lower()
     handle = handle.strip().lower()
@@ -29,7 +35,13 @@ def user_create(
         raise Conflict("A user with this email already exists.", field="email")
     if User.objects.filter(handle=handle).exists():
         raise Conflict("A user with this handle already exists.", field="handle")
-    user = User(email=email, handle=handle, display_name=display_name, is_staff=is_staff)
+    user = User(
+        email=email,
+        handle=handle,
+        display_name=display_name,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user._change_reason = "user created"

@@ -34,10 +34,8 @@ class Command(BaseCommand):
                     password=DEMO_PASSWORD,
                     display_name=name,
                     is_staff=staff,
+                    is_superuser=staff,
                 )
-                if staff:
-                    user.is_superuser = True
-                    user.save(update_fields=["is_superuser"])
             users.append(user)
         ada, grace = users
         team = Team.objects.filter(slug="demo").first() or team_create(
