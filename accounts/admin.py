@@ -1,20 +1,24 @@
-"""Admin for accounts."""
+"""Admin for accounts: ops read everything; writes go through accounts.services."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from common.admin import HistoryAdmin
+from common.admin import HistoryAdmin, ReadOnlyAdminMixin, RevertOnlyAdminMixin
 
-from .models import ApiToken, Capability, Membership, Team, User
+from . import services
+from .models import ApiToken, Capability, Membership, Team, User, UserStatus
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin, HistoryAdmin):
+    """Users are created and changed through the services and never deleted: suspend or
+    ban them (history keeps pointing at them)."""
+
     ordering = ["handle"]
     list_display = ["handle", "email", "display_name", "status", "is_staff", "created_at"]
     list_filter = ["status", "is_staff", "is_superuser"]
     search_fields = ["handle", "email", "display_name"]
-    readonly_fields = ["created_at", "updated_at", "last_login"]
+    readonly_fields = ["status", "created_at", "updated_at", "last_login"]
     fieldsets = [
         (None, {"fields": ["email", "handle", "display_name", "password", "status"]}),
         ("Permissions", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
@@ -23,20 +27,56 @@ class UserAdmin(DjangoUserAdmin, HistoryAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "handle", "password1", "password2"]}),
     ]
+    actions = ["suspend", "ban", "reactivate"]
 
     def get_readonly_fields(self, request, obj=None):
         # A handle never changes after creation.
         return [*self.readonly_fields, "handle"] if obj else self.readonly_fields
 
+    def has_delete_permission(self, request, obj=None):
+        return False
 
-class MembershipInline(admin.TabularInline):
+    def save_model(self, request, obj, form, change):
+        if change:
+            fields = [f for f in form.changed_data if f in services.USER_ADMIN_FIELDS]
+            services.user_update(
+                user=obj, fields=fields, actor=request.user, reason="changed in the admin"
+            )
+            return
+        user = services.user_create(
+            email=obj.email, handle=obj.handle, password=form.cleaned_data["password1"]
+        )
+        obj.pk, obj._state.adding, obj._state.db = user.pk, False, user._state.db
+
+    def _set_status(self, request, queryset, status):
+        for user in queryset:
+            services.user_set_status(
+                user=user, status=status, actor=request.user, reason=f"{status} in the admin"
+            )
+        self.message_user(request, f"{queryset.count()} user(s) now {status}.", messages.SUCCESS)
+
+    @admin.action(description="Suspend the selected users")
+    def suspend(self, request, queryset):
+        self._set_status(request, queryset, UserStatus.SUSPENDED)
+
+    @admin.action(description="Ban the selected users")
+    def ban(self, request, queryset):
+        self._set_status(request, queryset, UserStatus.BANNED)
+
+    @admin.action(description="Reactivate the selected users")
+    def reactivate(self, request, queryset):
+        self._set_status(request, queryset, UserStatus.ACTIVE)
+
+
+class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["user", "role", "created_at"]
 
 
 @admin.register(Team)
-class TeamAdmin(HistoryAdmin):
+class TeamAdmin(RevertOnlyAdminMixin, HistoryAdmin):
     list_display = ["name", "slug", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["name", "slug"]
@@ -44,23 +84,21 @@ class TeamAdmin(HistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(HistoryAdmin):
+class MembershipAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["team", "user", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["team__name", "user__handle", "user__email"]
-    autocomplete_fields = ["team", "user"]
 
 
 @admin.register(Capability)
-class CapabilityAdmin(HistoryAdmin):
+class CapabilityAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["user", "capability", "created_at"]
     list_filter = ["capability"]
     search_fields = ["user__handle"]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(HistoryAdmin):
+class ApiTokenAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__handle", "prefix"]
-    readonly_fields = ["prefix", "key_hash", "last_used_at"]

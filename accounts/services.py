@@ -49,6 +49,32 @@ def user_create(
     return user
 
 
+USER_ADMIN_FIELDS = frozenset({"email", "display_name", "is_staff", "is_superuser"})
+
+
+@transaction.atomic
+def user_update(*, user: User, fields: list[str], actor: User | None, reason: str = "") -> User:
+    """Save the named fields already set on `user` (the admin's change form), with history.
+
+    Only profile and staff-permission fields; the handle never changes, status goes
+    through `user_set_status`, passwords through Django's password forms.
+    """
+    refused = sorted(set(fields) - USER_ADMIN_FIELDS)
+    if refused:
+        raise ValidationFailed(f"These user fields are not changed here: {', '.join(refused)}.")
+    if not fields:
+        return user
+    if "email" in fields:
+        user.email = user.email.strip().lower()
+        if User.objects.filter(email=user.email).exclude(pk=user.pk).exists():
+            raise Conflict("A user with this email already exists.", field="email")
+    user.full_clean(exclude=["password"])
+    user._history_user = actor
+    user._change_reason = reason or f"changed {', '.join(sorted(fields))}"
+    user.save(update_fields=[*sorted(fields), "updated_at"])
+    return user
+
+
 @transaction.atomic
 def user_set_status(*, user: User, status: str, actor: User | None, reason: str = "") -> User:
     user.status = UserStatus(status)

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from common.admin import HistoryAdmin
+from common.admin import HistoryAdmin, ReadOnlyAdminMixin
 from common.exceptions import ServiceError
 
 from . import selectors, services
@@ -20,17 +20,6 @@ from .models import (
     KpiDaily,
     Plan,
 )
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _service_call(form, fn, **kwargs):
@@ -193,7 +182,7 @@ class CreditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(AiUsage)
-class AiUsageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AiUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "team",
@@ -212,7 +201,7 @@ class AiUsageAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(KpiDaily)
-class KpiDailyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class KpiDailyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["day", "workspace", "event", "variant", "views", "conversions", "count"]
     list_filter = ["day", "event"]
     search_fields = ["event", "variant", "workspace__slug"]

@@ -3,24 +3,13 @@ materialized view are read-only (writes go through the services)."""
 
 from django.contrib import admin
 
-from common.admin import HistoryAdmin
+from common.admin import HistoryAdmin, ReadOnlyAdminMixin
 
 from .models import Comment, Message, MessageEvent, Notification, Thread
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Comment)
-class CommentAdmin(ReadOnlyMixin, HistoryAdmin):
+class CommentAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["id", "project", "author", "is_deleted", "created_at", "edited_at"]
     list_filter = ["is_deleted", "workspace"]
     search_fields = ["body", "author__handle", "project__slug"]
@@ -28,7 +17,7 @@ class CommentAdmin(ReadOnlyMixin, HistoryAdmin):
 
 
 @admin.register(Thread)
-class ThreadAdmin(ReadOnlyMixin, HistoryAdmin):
+class ThreadAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["title", "workspace", "project", "last_seq", "created_at"]
     list_filter = ["workspace"]
     search_fields = ["title", "workspace__slug"]
@@ -36,7 +25,7 @@ class ThreadAdmin(ReadOnlyMixin, HistoryAdmin):
 
 
 @admin.register(MessageEvent)
-class MessageEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MessageEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["thread", "seq", "kind", "message_id", "author", "created_at"]
     list_filter = ["kind"]
     search_fields = ["body", "client_id", "author__handle", "=message_id"]
@@ -45,7 +34,7 @@ class MessageEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["thread", "seq", "author", "edited", "deleted", "posted_at"]
     list_filter = ["edited", "deleted"]
     search_fields = ["body", "author__handle", "client_id"]
@@ -54,7 +43,7 @@ class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["kind", "recipient", "actor", "workspace", "read_at", "created_at"]
     list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
     search_fields = ["recipient__handle", "actor__handle", "excerpt"]

@@ -6,7 +6,7 @@ rollbacks are audited there), so every model is read-only in the admin.
 
 from django.contrib import admin
 
-from common.admin import HistoryAdmin
+from common.admin import HistoryAdmin, ReadOnlyAdminMixin
 
 from .models import (
     Approval,
@@ -22,19 +22,8 @@ from .models import (
 )
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Repo)
-class RepoAdmin(ReadOnlyMixin, HistoryAdmin):
+class RepoAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["__str__", "project", "default_branch", "created_at"]
     list_filter = ["provider"]
     search_fields = ["owner", "name"]
@@ -49,41 +38,41 @@ class RunStepInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyMixin, HistoryAdmin):
+class RunAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["id", "project", "kind", "status", "started_at", "ended_at"]
     list_filter = ["status", "kind"]
     inlines = [RunStepInline]
 
 
 @admin.register(RunStep)
-class RunStepAdmin(ReadOnlyMixin, HistoryAdmin):
+class RunStepAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["step_id", "run", "name", "status", "attempts", "created_at"]
     list_filter = ["status"]
     search_fields = ["step_id", "name"]
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ArtifactAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["kind", "logical_key", "version", "project", "size", "created_at"]
     list_filter = ["kind"]
     search_fields = ["logical_key", "sha256"]
 
 
 @admin.register(Approval)
-class ApprovalAdmin(ReadOnlyMixin, HistoryAdmin):
+class ApprovalAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["scope", "status", "project", "requested_by", "approved_by", "expires_at"]
     list_filter = ["status", "scope"]
     search_fields = ["intent_summary", "payload_sha256"]
 
 
 @admin.register(SandboxJob)
-class SandboxJobAdmin(ReadOnlyMixin, HistoryAdmin):
+class SandboxJobAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["id", "job_type", "status", "exit_code", "attempts", "started_at", "ended_at"]
     list_filter = ["status", "job_type"]
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(ReadOnlyMixin, HistoryAdmin):
+class DeploymentAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["id", "project", "environment", "status", "commit_sha", "url", "created_at"]
     list_filter = ["environment", "status", "provider"]
     search_fields = ["commit_sha", "external_deployment_id", "url"]
@@ -101,7 +90,7 @@ class PreviewVersionInline(admin.TabularInline):
 
 
 @admin.register(Preview)
-class PreviewAdmin(ReadOnlyMixin, HistoryAdmin):
+class PreviewAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["slug", "workspace", "project", "active_version", "visibility"]
     list_filter = ["visibility"]
     search_fields = ["slug"]
@@ -109,12 +98,12 @@ class PreviewAdmin(ReadOnlyMixin, HistoryAdmin):
 
 
 @admin.register(PreviewVersion)
-class PreviewVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PreviewVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["preview", "version", "sha256", "size", "created_at"]
 
 
 @admin.register(InfraResource)
-class InfraResourceAdmin(ReadOnlyMixin, HistoryAdmin):
+class InfraResourceAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["__str__", "project", "region", "status", "created_at"]
     list_filter = ["provider", "resource_type", "status"]
     search_fields = ["external_id", "name"]
