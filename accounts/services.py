@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import update_change_reason  # noqa: F401  (re-exported for callers)
 
+from billing import limits
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 
 from .models import ApiToken, Capability, Membership, Role, Team, User, UserStatus, role_at_least
@@ -118,7 +119,7 @@ def membership_add(*, team: Team, user: User, role: str, actor: User) -> Members
             raise Forbidden("Only an owner can add another owner.")
     if Membership.objects.filter(team=team, user=user).exists():
         raise Conflict("This user is already a member of the team.", field="user")
-    _enforce_limit("seats", team=team)
+    limits.enforce("seats", team=team)
     membership = Membership(team=team, user=user, role=role)
     membership._history_user = actor
     membership._change_reason = f"member added as {role}"
@@ -150,16 +151,6 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     membership._history_user = actor
     membership._change_reason = "member removed"
     membership.delete()
-
-
-def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
-
-    Imported at call time: billing's services import this app's models.
-    """
-    from billing.services import entitlement_enforce
-
-    entitlement_enforce(limit=limit, **context)
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ from django.utils import timezone
 from rest_framework import status as http_status
 
 from accounts.models import Membership, Role, role_at_least
+from billing import limits
 from common.exceptions import Conflict, Forbidden, ServiceError, ValidationFailed
 from governance.models import AuditAction
 from governance.services import audit_record
@@ -103,16 +104,6 @@ def canonical_json(payload: Any) -> bytes:
 
 def payload_sha256(payload: Any) -> str:
     return hashlib.sha256(canonical_json(payload)).hexdigest()
-
-
-def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
-
-    Imported at call time: billing's services import this app's models.
-    """
-    from billing.services import entitlement_enforce
-
-    entitlement_enforce(limit=limit, **context)
 
 
 def _lock_project(project: Project) -> Project:
@@ -455,7 +446,7 @@ def artifact_create(
     try:
         with transaction.atomic():
             _lock_project(project)  # serialises version allocation for the project
-            _enforce_limit(
+            limits.enforce(
                 "storage_bytes", team=project.workspace.team, project=project, amount=len(content)
             )
             latest = Artifact.objects.filter(
@@ -847,7 +838,7 @@ def deployment_create(
                 scope=ApprovalScope.DEPLOY_PRODUCTION,
                 payload=payload if payload is not None else {},
             )
-        _enforce_limit("deploys_per_day", team=project.workspace.team, project=project)
+        limits.enforce("deploys_per_day", team=project.workspace.team, project=project)
         adapter = provider_adapter.get_adapter()
         try:
             remote = adapter.create_deployment(

@@ -4,19 +4,10 @@ from django.db import transaction
 
 from accounts.models import Role, Team, User, role_at_least
 from accounts.selectors import team_role
+from billing import limits
 from common.exceptions import Conflict, Forbidden
 
 from .models import Project, ProjectStatus, Workspace
-
-
-def _enforce_limit(limit: str, **context) -> None:
-    """Ask billing's entitlement service whether one more is allowed (402 naming the limit).
-
-    Imported at call time: billing's services import this app's models.
-    """
-    from billing.services import entitlement_enforce
-
-    entitlement_enforce(limit=limit, **context)
 
 
 @transaction.atomic
@@ -27,7 +18,7 @@ def workspace_create(
         raise Forbidden("Only a team owner or admin can create workspaces.")
     if Workspace.objects.filter(slug=slug).exists():
         raise Conflict("A workspace with this slug already exists.", field="slug")
-    _enforce_limit("workspaces", team=team)
+    limits.enforce("workspaces", team=team)
     workspace = Workspace(team=team, name=name, slug=slug, description=description)
     workspace.full_clean()
     workspace._history_user = actor
@@ -57,7 +48,7 @@ def project_create(
 ) -> Project:
     if Project.objects.filter(workspace=workspace, slug=slug).exists():
         raise Conflict("A project with this slug already exists here.", field="slug")
-    _enforce_limit("projects_per_workspace", workspace=workspace, team=workspace.team)
+    limits.enforce("projects_per_workspace", workspace=workspace, team=workspace.team)
     project = Project(workspace=workspace, name=name, slug=slug, description=description)
     project.full_clean()
     project._history_user = actor

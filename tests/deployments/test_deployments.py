@@ -1,12 +1,8 @@
 """Deployments: immutable records that only move forward through the state machine."""
 
-import sys
-import types
-
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from common.exceptions import PaymentRequired
 from common.testing import api_client
 from deployments import services
 from deployments.models import (
@@ -201,16 +197,15 @@ def test_cancel_calls_the_provider_and_refuses_finished_deployments(project, wor
     assert client.post(_url(world, project, f"{deployment.pk}/cancel/")).status_code == 409
 
 
-def test_the_billing_hook_is_asked_before_deploying(project, world, fake_provider, monkeypatch):
-    asked = []
+def test_a_deploy_over_the_plan_is_refused_before_the_approval_or_provider(
+    project, world, fake_provider
+):
+    from billing import services as billing
+    from billing.models import Plan
 
-    def entitlement_enforce(*, limit, **context):
-        asked.append((limit, context))
-        raise PaymentRequired("Your plan allows 0 deploys per day.")
-
-    fake_billing = types.ModuleType("billing.services")
-    fake_billing.entitlement_enforce = entitlement_enforce
-    monkeypatch.setitem(sys.modules, "billing.services", fake_billing)
+    plan = Plan(code="no-deploys", name="No deploys", deploys_per_day=0)
+    billing.plan_save(plan=plan, actor=None)
+    billing.entitlement_grant(team=world.workspace.team, plan=plan, actor=None, note="test")
     approval = approved(
         project, world, ApprovalScope.DEPLOY_PRODUCTION,
         {"environment": "production", "commit_sha": SHA},
@@ -221,9 +216,9 @@ def test_the_billing_hook_is_asked_before_deploying(project, world, fake_provide
         format="json",
     )
     assert response.status_code == 402
-    assert asked == [("deploys_per_day", {"team": world.workspace.team, "project": project})]
+    assert response.json()["limit"] == "deploys_per_day"
     assert fake_provider.calls == [] and not Deployment.objects.exists()
-    assert status_of(approval) == ApprovalStatus.APPROVED
+    assert status_of(approval) == ApprovalStatus.APPROVED  # not used up by the refusal
 
 
 def test_deployment_metadata_is_redacted(project, world):
