@@ -1,5 +1,7 @@
 """Account reads."""
 
+import uuid
+
 from django.db.models import Q, QuerySet
 
 from .models import ApiToken, Membership, Team, User
@@ -10,8 +12,6 @@ def user_find(*, identifier: str) -> User | None:
     identifier = (identifier or "").strip()
     query = Q(email__iexact=identifier) | Q(handle__iexact=identifier.lstrip("@"))
     try:
-        import uuid
-
         query |= Q(pk=uuid.UUID(identifier))
     except ValueError:
         pass
@@ -22,10 +22,14 @@ def team_list_for_user(*, user: User) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).distinct().order_by("name")
 
 
-def team_role(*, team: Team, user: User) -> str | None:
-    if not user.is_authenticated:
+def team_role(*, user: User, team: Team | None = None, team_id=None) -> str | None:
+    """The user's role in the team (given as `team` or `team_id`), or None for a non-member."""
+    if user is None or not user.is_authenticated:
         return None
-    return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+    team_id = team.pk if team is not None else team_id
+    return (
+        Membership.objects.filter(team_id=team_id, user=user).values_list("role", flat=True).first()
+    )
 
 
 def team_members(*, team: Team) -> QuerySet[Membership]:

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import update_change_reason  # noqa: F401  (re-exported for callers)
 
-from billing import limits
+from common import limits
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 
 from .models import ApiToken, Capability, Membership, Role, Team, User, UserStatus, role_at_least

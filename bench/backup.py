@@ -80,7 +80,7 @@ def _setup():
 
 def child(action: str, arg: str) -> None:
     _setup()
-    from governance.durability import services
+    from durability import services
     from workspaces.models import Workspace
 
     start = time.perf_counter()
@@ -88,7 +88,7 @@ def child(action: str, arg: str) -> None:
     if action == "backup":
         out = services.backup_create(workspace=Workspace.objects.get(slug=arg)).backup_id
     else:
-        from governance.durability import versions
+        from durability import versions
 
         def progress(event):
             if event.get("stage") == "restore":

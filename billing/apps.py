@@ -6,4 +6,8 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self):
-        from . import stores  # noqa: F401  (registers the KPI, priors and log stores)
+        from common import limits
+
+        from . import services, stores  # noqa: F401  (stores registers the KPI, priors and log stores)
+
+        limits.register(services.entitlement_enforce)

@@ -1,6 +1,6 @@
 """The chat's materialized view: how events fold into current messages, and its rebuild.
 
-Contract with governance.durability: `rebuild(workspace=None) -> int` regenerates
+Contract with durability: `rebuild(workspace=None) -> int` regenerates
 every derived view of this app (for one workspace, or all) from the event log and
 returns the number of rows written; `VIEWS_VERSION` is the version of their shape.
 `manage.py rebuild_views` calls the `rebuild` of every app that has this module.

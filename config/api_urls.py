@@ -7,6 +7,6 @@ editing this file.
 
 from django.urls import include, path
 
-from config.local_apps import app_modules
+from common.app_list import app_modules
 
 urlpatterns = [path("", include(module)) for module in app_modules("api.urls")]

@@ -9,19 +9,17 @@ schema version is newer than this code's (seed 004: never write to a newer versi
 so a worker left on old code after an upgrade cannot write either.
 """
 
-from importlib import import_module
-
 from celery import Celery, Task
 
+from common.app_list import collect_beat_schedule
 from config.env import configure
-from config.local_apps import app_modules
 
 configure()
 
 
 class HoldfastTask(Task):
     def __call__(self, *args, **kwargs):
-        from governance.durability.versions import check_writable
+        from durability.versions import check_writable
 
         check_writable()
         return super().__call__(*args, **kwargs)
@@ -30,13 +28,6 @@ class HoldfastTask(Task):
 app = Celery("holdfast", task_cls=HoldfastTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-def collect_beat_schedule() -> dict:
-    schedule: dict = {}
-    for module_name in app_modules("schedule"):
-        schedule.update(getattr(import_module(module_name), "BEAT_SCHEDULE", {}))
-    return schedule
 
 
 app.conf.beat_schedule = {**collect_beat_schedule(), **(app.conf.beat_schedule or {})}

@@ -32,7 +32,7 @@ from django.utils import timezone
 from rest_framework import status as http_status
 
 from accounts.models import Membership, Role, role_at_least
-from billing import limits
+from common import limits
 from common.exceptions import Conflict, Forbidden, ServiceError, ValidationFailed
 from governance.models import AuditAction
 from governance.services import audit_record

@@ -34,6 +34,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
+from common.app_list import collect_beat_schedule
+
 from . import registry
 from .registry import GLOBAL, SELF, DataClass, Entry
 
@@ -86,8 +88,6 @@ def storage_kind(entry: Entry) -> str:
 
 
 def beat_task_names() -> set[str]:
-    from config.celery import collect_beat_schedule
-
     return {job["task"] for job in collect_beat_schedule().values() if "task" in job}
 
 
@@ -179,8 +179,7 @@ def rule_history(entry: Entry) -> list[Violation]:
 def rule_tenant(entry: Entry) -> list[Violation]:
     if entry.kind != "model" or entry.tenant == GLOBAL:
         return []
-    from workspaces.models import Workspace
-
+    Workspace = apps.get_model(settings.TENANT_MODEL)
     model = entry.model
     if entry.tenant == SELF:
         ok = model is Workspace

@@ -16,6 +16,7 @@ else "system". Celery tasks get "task <name>". No history row has an empty reaso
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -37,6 +38,24 @@ def history_context(*, actor=None, reason: str):
         yield
     finally:
         _context.reset(token)
+
+
+def save_tracked(obj, *, actor, reason: str, update_fields: Iterable[str] | None = None) -> None:
+    """Save a history-tracked row with its history attributed to `actor` and `reason`.
+
+    With `update_fields`, only those columns are written, plus `updated_at` when the model
+    has one (an UPDATE that left it stale would hide the change from incremental readers).
+    """
+    if actor is not None:
+        obj._history_user = actor
+    obj._change_reason = reason
+    if update_fields is None:
+        obj.save()
+        return
+    fields = set(update_fields)
+    if any(f.name == "updated_at" for f in obj._meta.concrete_fields):
+        fields.add("updated_at")
+    obj.save(update_fields=sorted(fields))
 
 
 def _request():

@@ -179,7 +179,7 @@ def row_count(entry: Entry) -> RowCount:
 def last_successful_backup():
     """The newest successful backup, or None (from the durability app when it is installed)."""
     try:
-        from governance.durability.selectors import last_successful_backup as last
+        from durability.selectors import last_successful_backup as last
     except ImportError:
         return None
     return last(workspace=None)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from common.testing import api_client, make_tenant_world
 from governance.immutability import allow_purge
+from tests.tenancy import api_client, make_tenant_world
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from governance.durability.versions import APP_VERSION
+from durability.versions import APP_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 

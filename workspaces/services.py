@@ -4,7 +4,7 @@ from django.db import transaction
 
 from accounts.models import Role, Team, User, role_at_least
 from accounts.selectors import team_role
-from billing import limits
+from common import limits
 from common.exceptions import Conflict, Forbidden
 
 from .models import Project, ProjectStatus, Workspace

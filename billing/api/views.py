@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import Role
-from common.viewsets import WorkspaceScopedViewSet
+from workspaces.viewsets import WorkspaceScopedViewSet
 
 from .. import selectors, services
 from . import serializers as s

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from common.exceptions import ValidationFailed
-from common.viewsets import WorkspaceScopedViewSet
 from workspaces.models import Project
+from workspaces.viewsets import WorkspaceScopedViewSet
 
 from .. import selectors, services
 from ..presence import ttl_seconds

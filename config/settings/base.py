@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 
+from common.app_list import LOCAL_APPS
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
@@ -38,15 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
-    "common",
-    "governance",
-    "governance.durability",
-    "accounts",
-    "workspaces",
-    "collaboration",
-    "deployments",
-    "billing",
-    "vectors",
+    *LOCAL_APPS,
 ]
 
 MIDDLEWARE = [
@@ -59,7 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "governance.durability.middleware.SchemaVersionGuardMiddleware",
+    "durability.middleware.SchemaVersionGuardMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -103,6 +97,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# The tenant: governance resolves every registered tenant path to this model.
+TENANT_MODEL = "workspaces.Workspace"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -122,7 +118,7 @@ STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 BACKUP_ROOT = DATA_DIR / "backups"
-# Scheduled backups (governance/durability): interval, retention, verification drill.
+# Scheduled backups (durability): interval, retention, verification drill.
 BACKUP_INTERVAL_SECONDS = env.int("BACKUP_INTERVAL_SECONDS", default=3600)
 BACKUP_RETAIN_HOURLY = env.int("BACKUP_RETAIN_HOURLY", default=24)
 BACKUP_RETAIN_DAILY = env.int("BACKUP_RETAIN_DAILY", default=14)

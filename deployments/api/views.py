@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from common.exceptions import ValidationFailed
-from common.viewsets import ProjectScopedViewSet
+from workspaces.viewsets import ProjectScopedViewSet
 
 from .. import selectors, services
 from ..export import stream_export

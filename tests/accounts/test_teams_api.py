@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import Membership, Role
-from common.testing import api_client
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.tenancy import api_client
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing import services
-from common.testing import api_client
 from tests.factories import ProjectFactory, WorkspaceFactory
+from tests.tenancy import api_client
 
 pytestmark = pytest.mark.django_db
 

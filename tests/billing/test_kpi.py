@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from billing import selectors, services, stores
 from billing.models import KpiDaily
-from common.testing import TenancyContract, api_client
 from governance.registry import store_entries
 from tests.factories import WorkspaceFactory
+from tests.tenancy import TenancyContract, api_client
 
 TODAY = date(2026, 12, 1)
 

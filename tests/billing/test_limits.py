@@ -5,12 +5,12 @@ import pytest
 from accounts.models import Membership
 from billing import selectors, services
 from billing.models import DEFAULT_PLANS, CreditEntry, Plan
-from common.testing import api_client
 from deployments.adapters import provider
 from deployments.models import Artifact, Deployment
 from deployments.services import artifact_create
 from tests.deployments.fakes import FakeProvider
 from tests.factories import ProjectFactory, UserFactory, WorkspaceFactory
+from tests.tenancy import api_client
 from workspaces.models import Project, Workspace
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from billing import services, stores
-from common.testing import api_client
+from tests.tenancy import api_client
 
 
 def _lines(day=None):

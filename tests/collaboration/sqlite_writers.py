@@ -21,7 +21,7 @@ from django.db import connections  # noqa: E402
 
 from collaboration import services  # noqa: E402
 from collaboration.models import Message, MessageEvent  # noqa: E402
-from common.testing import make_tenant_world  # noqa: E402
+from tests.tenancy import make_tenant_world  # noqa: E402
 
 WRITERS, PER_WRITER = 16, 5
 

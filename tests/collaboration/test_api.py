@@ -6,7 +6,7 @@ import pytest
 
 from collaboration import services
 from collaboration.models import Comment, Message, MessageEvent, Notification, Thread
-from common.testing import TenancyContract, api_client
+from tests.tenancy import TenancyContract, api_client
 
 from .helpers import add_member, make_project, make_thread, post, ws_url
 
@@ -303,7 +303,7 @@ def test_bad_input_is_400_with_field_errors_never_500(world, thread):
 
 
 def test_a_thread_of_another_workspace_is_404(world):
-    from common.testing import make_tenant_world
+    from tests.tenancy import make_tenant_world
 
     other = make_tenant_world()
     foreign = make_thread(other)

@@ -1,9 +1,9 @@
-"""Chat and comments go through a workspace backup and restore (governance.durability)."""
+"""Chat and comments go through a workspace backup and restore (durability)."""
 
 from collaboration import materialized, services
 from collaboration.models import MessageEvent
-from governance.durability import services as durability
-from governance.durability import versions
+from durability import services as durability
+from durability import versions
 from governance.models import AuditAction, AuditEvent
 
 from .helpers import make_project, make_thread, post

@@ -6,8 +6,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from collaboration import services
 from collaboration.models import EventKind, Message, MessageEvent, Thread
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
-from common.testing import make_tenant_world
 from governance.immutability import is_immutable
+from tests.tenancy import make_tenant_world
 
 from .helpers import add_member, make_thread, post
 
@@ -164,8 +164,8 @@ def test_only_the_sanctioned_purge_removes_a_workspaces_chat(world, thread):
     from django.db.models import ProtectedError, RestrictedError
 
     from collaboration.models import Comment, Notification
-    from common.testing import make_tenant_world
     from governance.immutability import allow_purge
+    from tests.tenancy import make_tenant_world
     from workspaces.models import Workspace
 
     from .helpers import make_project

@@ -12,7 +12,7 @@ from django.db import close_old_connections, connection, connections
 
 from collaboration import services
 from collaboration.models import Message, MessageEvent, Thread
-from common.testing import make_tenant_world
+from tests.tenancy import make_tenant_world
 
 WRITERS = 16
 PER_WRITER = 8

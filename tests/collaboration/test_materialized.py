@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from collaboration import materialized, services
 from collaboration.models import Message
 from common.exceptions import Conflict, Forbidden
-from common.testing import make_tenant_world
+from tests.tenancy import make_tenant_world
 
 from .helpers import make_thread, post
 

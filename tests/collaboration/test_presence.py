@@ -67,7 +67,7 @@ def test_redis_keeps_nothing_after_expiry(world, short_ttl):
 
 
 def test_presence_is_per_workspace_and_members_only(world, short_ttl):
-    from common.testing import make_tenant_world
+    from tests.tenancy import make_tenant_world
 
     other = make_tenant_world()
     services.presence_heartbeat(

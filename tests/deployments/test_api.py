@@ -6,12 +6,12 @@ import itertools
 import pytest
 from django.db import connection
 
-from common.testing import TenancyContract, api_client
 from deployments import services
 from deployments.models import ApprovalScope
 from governance import registry
 from governance.immutability import is_immutable
 from tests.factories import ProjectFactory
+from tests.tenancy import TenancyContract, api_client
 
 from .helpers import approved
 

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from common.testing import api_client
 from deployments import services
 from deployments.models import (
     Approval,
@@ -20,6 +19,7 @@ from deployments.models import (
 )
 from governance.models import AuditAction, AuditEvent
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, WorkspaceFactory
+from tests.tenancy import api_client
 
 from .helpers import approved, expire, status_of
 

@@ -12,11 +12,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 
-from common.testing import api_client
 from deployments import selectors, services
 from deployments.export import zip_member_name
 from deployments.models import Artifact
 from tests.factories import ProjectFactory
+from tests.tenancy import api_client
 
 
 def _make(project, key="spec.md", content=b"x", kind="spec", **kwargs):

@@ -3,7 +3,6 @@
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from common.testing import api_client
 from deployments import services
 from deployments.models import (
     DEPLOYMENT_TRANSITIONS,
@@ -12,6 +11,7 @@ from deployments.models import (
     Deployment,
     DeploymentStatus,
 )
+from tests.tenancy import api_client
 
 from .helpers import approved, status_of
 

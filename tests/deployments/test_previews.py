@@ -6,10 +6,10 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.forms.models import model_to_dict
 
-from common.testing import api_client
 from deployments import services
 from deployments.models import Preview, PreviewVersion
 from governance.models import AuditAction, AuditEvent
+from tests.tenancy import api_client
 
 
 def _base(world, project):

@@ -15,10 +15,10 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
-from common.testing import api_client
 from deployments import services, tasks
 from deployments.models import SandboxJob, SandboxJobStatus
 from tests.factories import ProjectFactory
+from tests.tenancy import api_client
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[2]

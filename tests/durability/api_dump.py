@@ -9,7 +9,7 @@ import re
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from common.testing import api_client
+from tests.tenancy import api_client
 
 # Lists that legitimately change when a backup is taken or restored.
 SKIP = ("backups/", "restore-point/", "audit")

@@ -5,8 +5,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from governance.durability import services, versions
-from governance.durability.models import SchemaVersion
+from durability import services, versions
+from durability.models import SchemaVersion
 from tests.durability.conftest import populate
 from tests.factories import UserFactory
 from workspaces import services as ws_services

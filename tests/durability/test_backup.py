@@ -9,10 +9,10 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
 from common.exceptions import Conflict, NotFound, ServiceError, ValidationFailed
+from durability import archive, services, versions
+from durability.models import BackupRecord, BackupStatus, SchemaVersion
+from durability.selectors import last_successful_backup, stored_backups
 from governance import registry
-from governance.durability import archive, services, versions
-from governance.durability.models import BackupRecord, BackupStatus, SchemaVersion
-from governance.durability.selectors import last_successful_backup, stored_backups
 from governance.models import AuditEvent
 from tests.durability.api_dump import dump, list_routes
 from tests.durability.conftest import populate
@@ -193,7 +193,7 @@ import os, signal, django
 from config.env import configure
 configure(); django.setup()
 from tests.factories import WorkspaceFactory
-from governance.durability import services
+from durability import services
 ws = WorkspaceFactory(slug="killed")
 parts = []
 def progress(event):
@@ -270,7 +270,7 @@ def test_database_newer_than_code_refuses_writes_everywhere(filled, client_for):
 
 
 def test_production_refuses_version_zero(filled, settings, client_for):
-    from governance.durability.checks import production_schema_version
+    from durability.checks import production_schema_version
 
     record = services.backup_create(workspace=filled.workspace)  # written at version 0
     settings.DJANGO_ENV = "production"
@@ -387,7 +387,7 @@ def test_service_errors_are_service_errors():
 @pytest.mark.django_db(transaction=True)
 def test_parallel_backup_reads_one_snapshot_on_postgresql(postgres_only, settings):
     """Outside a transaction PostgreSQL parts are read by worker threads in one snapshot."""
-    from common.testing import make_tenant_world
+    from tests.tenancy import make_tenant_world
 
     settings.BACKUP_WORKERS = 3
     world = populate(make_tenant_world())

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from common.exceptions import NotFound, ValidationFailed
-from common.testing import TenancyContract, api_client
-from governance.durability import services
+from durability import services
 from governance.models import AuditEvent
+from tests.tenancy import TenancyContract, api_client
 from workspaces import services as ws_services
 from workspaces.models import Project
 

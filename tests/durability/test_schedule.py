@@ -5,10 +5,10 @@ import datetime
 import pytest
 
 from accounts.models import Role
-from common.testing import TenancyContract, api_client
-from governance.durability import archive, services
-from governance.durability.models import BackupRecord, BackupStatus
+from durability import archive, services
+from durability.models import BackupRecord, BackupStatus
 from governance.models import AuditEvent
+from tests.tenancy import TenancyContract, api_client
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -74,7 +74,7 @@ def test_prune_removes_the_rest_from_storage_and_catalogue(world, settings):
 
 def test_scheduled_run_backs_up_every_workspace_with_an_audit_event(world):
     from config.celery import collect_beat_schedule
-    from governance.durability.tasks import scheduled_backups
+    from durability.tasks import scheduled_backups
     from workspaces.models import Workspace
 
     schedule = collect_beat_schedule()
@@ -88,7 +88,7 @@ def test_scheduled_run_backs_up_every_workspace_with_an_audit_event(world):
 
 
 def test_verify_drill_checks_the_newest_backup_of_each_workspace(world):
-    from governance.durability.tasks import verify_newest
+    from durability.tasks import verify_newest
 
     old = services.backup_create(workspace=world.workspace, at=_at(2026, 1, 1))
     new = services.backup_create(workspace=world.workspace)

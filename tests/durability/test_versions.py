@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
-from governance.durability import versions
-from governance.durability.models import BackupRecord, SchemaVersion
+from durability import versions
+from durability.models import BackupRecord, SchemaVersion
 from tests.durability import fake_materialized
 
 pytestmark = pytest.mark.django_db

@@ -82,7 +82,7 @@ def test_filter_by_class(staff_client):
 def test_last_successful_backup_is_shown(staff_client):
     from django.utils import timezone
 
-    from governance.durability.models import BackupRecord
+    from durability.models import BackupRecord
 
     record = BackupRecord.objects.create(
         backup_id="ws-x-20260101T000000-abcdef",

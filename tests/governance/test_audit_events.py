@@ -2,10 +2,10 @@
 
 import pytest
 
-from common.testing import TenancyContract, api_client
 from governance.models import AuditAction
 from governance.services import audit_record
 from tests.factories import WorkspaceFactory
+from tests.tenancy import TenancyContract, api_client
 
 
 def audit_url(world, query=""):

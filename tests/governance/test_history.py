@@ -9,9 +9,9 @@ from simple_history.middleware import HistoryRequestMiddleware
 
 from accounts.authentication import BearerTokenAuthentication
 from accounts.services import token_create
-from common.testing import TenancyContract, api_client
 from governance.history import history_context
 from tests.factories import ProjectFactory, UserFactory, WorkspaceFactory
+from tests.tenancy import TenancyContract, api_client
 from workspaces import services
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from common.testing import TenancyContract, api_client
 from tests.factories import ProjectFactory
+from tests.tenancy import TenancyContract, api_client
 from workspaces.models import Project
 
 
@@ -48,7 +48,7 @@ def test_project_history_records_the_acting_user(world):
 
 
 def test_a_subclass_cannot_override_get_queryset():
-    from common.viewsets import WorkspaceScopedViewSet
+    from workspaces.viewsets import WorkspaceScopedViewSet
 
     with pytest.raises(TypeError, match="scoped_queryset"):
 

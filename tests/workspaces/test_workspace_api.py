@@ -2,8 +2,8 @@
 
 import pytest
 
-from common.testing import TenancyContract, api_client
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkspaceFactory
+from tests.tenancy import TenancyContract, api_client
 from workspaces.models import Workspace
 
 

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .audit_views import WorkspaceAuditEventViewSet, WorkspaceHistoryViewSet
 from .views import ProjectViewSet, WorkspaceDetailViewSet, WorkspaceListViewSet
 
 app_name = "workspaces-api"
@@ -28,5 +29,15 @@ urlpatterns = [
         WS + "projects/<uuid:pk>/",
         ProjectViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
         name="project",
+    ),
+    path(
+        WS + "history/",
+        WorkspaceHistoryViewSet.as_view({"get": "list"}),
+        name="workspace-history",
+    ),
+    path(
+        WS + "audit-events/",
+        WorkspaceAuditEventViewSet.as_view({"get": "list"}),
+        name="workspace-audit-events",
     ),
 ]

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from accounts.models import Role
 from accounts.selectors import team_list_for_user
 from common.exceptions import NotFound, ValidationFailed
-from common.viewsets import WorkspaceScopedViewSet
+from workspaces.viewsets import WorkspaceScopedViewSet
 
 from .. import selectors, services
 from . import serializers as s

@@ -1,14 +1,14 @@
 """`manage.py rebuild_views [--workspace SLUG]`: regenerate every app's materialized views.
 
 Calls `rebuild(workspace=...)` of each `<app>.materialized` module
-(config.local_apps.app_modules("materialized")) and prints the rows each wrote.
+(common.app_list.app_modules("materialized")) and prints the rows each wrote.
 """
 
 from importlib import import_module
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.local_apps import app_modules
+from common.app_list import app_modules
 from workspaces.models import Workspace
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 
-from governance.durability import versions
+from durability import versions
 
 SAFE = {"GET", "HEAD", "OPTIONS", "TRACE"}
 

@@ -9,7 +9,7 @@ def production_schema_version(app_configs, databases=None, **kwargs):
     """In production the schema-version document must exist, be past 0 and not be newer."""
     if getattr(settings, "DJANGO_ENV", "local") != "production" or not databases:
         return []
-    from governance.durability import versions
+    from durability import versions
 
     reason = versions.refusal_reason()
     if reason is None:

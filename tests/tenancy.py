@@ -14,6 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from accounts.models import Role
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
 
 @dataclass
 class TenantWorld:
@@ -34,9 +37,6 @@ def api_client(user=None) -> APIClient:
 
 
 def make_tenant_world() -> TenantWorld:
-    from accounts.models import Role
-    from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
-
     workspace = WorkspaceFactory()
     users = {}
     for role in (Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER):

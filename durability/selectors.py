@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from governance.durability import archive
-from governance.durability.models import BackupRecord, BackupStatus
+from durability import archive
+from durability.models import BackupRecord, BackupStatus
 
 LISTED = [BackupStatus.SUCCEEDED, BackupStatus.FAILED, BackupStatus.RUNNING]
 

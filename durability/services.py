@@ -24,9 +24,9 @@ from django.db import DatabaseError, IntegrityError, connections, models, transa
 from django.utils import timezone
 
 from common.exceptions import Conflict, NotFound, ValidationFailed
+from durability import archive, rows, versions
+from durability.models import BackupRecord, BackupStatus, BackupTrigger, VerifyStatus
 from governance import registry
-from governance.durability import archive, rows, versions
-from governance.durability.models import BackupRecord, BackupStatus, BackupTrigger, VerifyStatus
 from governance.models import AuditAction
 from governance.purge import KEEP_FOREVER, delete_workspace_rows
 
@@ -815,7 +815,7 @@ def scheduled_backups(*, now: datetime.datetime | None = None) -> dict:
 
 def scheduled_verify() -> dict:
     """The beat drill: verify the newest successful backup of every workspace."""
-    from governance.durability.selectors import newest_backups
+    from durability.selectors import newest_backups
 
     return {r.workspace_slug: backup_verify(backup_id=r.backup_id)["ok"] for r in newest_backups()}
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.durability import services
-from governance.durability.management.progress import ProgressPrinter
+from durability import services
+from durability.management.progress import ProgressPrinter
 
 
 class Command(BaseCommand):

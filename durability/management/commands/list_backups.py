@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from governance.durability.management.progress import human_bytes
-from governance.durability.models import BackupRecord
-from governance.durability.selectors import stored_backups
+from durability.management.progress import human_bytes
+from durability.models import BackupRecord
+from durability.selectors import stored_backups
 
 
 class Command(BaseCommand):

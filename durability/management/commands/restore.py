@@ -3,8 +3,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from common.exceptions import ServiceError
-from governance.durability import archive, services
-from governance.durability.management.progress import ProgressPrinter
+from durability import archive, services
+from durability.management.progress import ProgressPrinter
 
 
 class Command(BaseCommand):

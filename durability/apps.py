@@ -2,9 +2,9 @@ from django.apps import AppConfig
 
 
 class DurabilityConfig(AppConfig):
-    name = "governance.durability"
+    name = "durability"
     label = "durability"
     verbose_name = "Durability (backups, restore, schema versions)"
 
     def ready(self):
-        from governance.durability import checks  # noqa: F401
+        from durability import checks  # noqa: F401

@@ -1,17 +1,19 @@
-"""Governance API: a workspace's audit trail and its governance actions."""
+"""A workspace's audit trail (history rows) and governance actions (AuditEvents), read-only."""
 
 from drf_spectacular.utils import extend_schema
 
-from common.viewsets import WorkspaceScopedViewSet
 from governance import selectors
+from workspaces.viewsets import WorkspaceScopedViewSet
 
-from . import serializers as s
+from . import audit_serializers as s
 
 
 class WorkspaceHistoryViewSet(WorkspaceScopedViewSet):
     """`/api/v1/workspaces/{slug}/history/`: every change to the workspace's data, newest first."""
 
     serializer_class = s.HistoryEntryOutput
+    # A UNION over the history tables; governance.selectors filters each part by tenant.
+    dangerously_tenant_filtered_by_selector = True
 
     def scoped_queryset(self, workspace):
         params = s.HistoryFilterInput(data=self.request.query_params)

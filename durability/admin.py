@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from common.exceptions import ServiceError
-from governance.durability import services, versions
-from governance.durability.models import BackupRecord, SchemaVersion
+from durability import services, versions
+from durability.models import BackupRecord, SchemaVersion
 
 
 @admin.register(BackupRecord)

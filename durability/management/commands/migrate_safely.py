@@ -5,8 +5,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from common.exceptions import ServiceError
-from governance.durability import services, versions
-from governance.durability.models import BackupTrigger
+from durability import services, versions
+from durability.models import BackupTrigger
 
 
 class Command(BaseCommand):

@@ -5,10 +5,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import Role
-from common.viewsets import WorkspaceScopedViewSet
-from governance.durability import services
-from governance.durability.models import BackupRecord
-from governance.durability.selectors import backup_health, workspace_backups
+from durability import services
+from durability.models import BackupRecord
+from durability.selectors import backup_health, workspace_backups
+from workspaces.viewsets import WorkspaceScopedViewSet
 
 
 class BackupRecordSerializer(serializers.ModelSerializer):
@@ -41,6 +41,7 @@ class BackupViewSet(WorkspaceScopedViewSet):
     """`GET …/backups/`: the workspace's backups, newest first, and whether they are stale."""
 
     serializer_class = BackupRecordSerializer
+    tenant_id_field = "workspace_id_scope"
     pagination_class = None
 
     def scoped_queryset(self, workspace):
@@ -79,6 +80,7 @@ class RestorePointViewSet(WorkspaceScopedViewSet):
 
     serializer_class = RestorePointInput
     action_roles = {"create": Role.ADMIN}
+    tenant_id_field = "workspace_id_scope"
 
     def scoped_queryset(self, workspace):
         return BackupRecord.objects.none()

@@ -1,4 +1,4 @@
-"""Site-wide pages."""
+"""Workspace pages: the home page."""
 
 from django.conf import settings
 from django.shortcuts import render

@@ -15,9 +15,9 @@ from importlib import import_module
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from common.app_list import app_modules
 from common.exceptions import Conflict, ServiceError
-from config.local_apps import app_modules
-from governance.durability.models import SchemaVersion
+from durability.models import SchemaVersion
 
 META_VERSION = 1
 APP_VERSION = 1

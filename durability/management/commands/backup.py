@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from common.exceptions import ServiceError
-from governance.durability import services
-from governance.durability.management.progress import ProgressPrinter, human_bytes
+from durability import services
+from durability.management.progress import ProgressPrinter, human_bytes
 
 
 class Command(BaseCommand):
