@@ -3,9 +3,16 @@
 `TenancyContract` is a mixin for pytest test classes of workspace-scoped
 endpoints. A subclass says how to build its URL and a valid write, and gets
 the tests every tenant endpoint must pass: anonymous 401, non-member 404,
-viewer 403 on writes, member read 200, and a pinned query count that does not
-grow with the number of rows listed.
+viewer 403 on writes, member read 200, a query count pinned as a number
+(`list_queries`) that does not grow with the number of rows listed, and the
+same refusals on its detail, update, delete and action routes.
+
+`routes` names the URL patterns a class proves; `tests/test_tenancy_coverage.py`
+walks the URL resolver and fails for any `/api/v1/workspaces/{slug}/…` route no
+contract class names.
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass, field
 
@@ -66,10 +73,31 @@ class TenancyContract:
     - `make_rows(world, n)`: create n rows the list shows (for the query count).
     - `writer_role`: the lowest role allowed to write ("member" by default).
     - `viewer_may_write`: True for writes a viewer may do (presence, KPI events).
+    - `routes`: the URL names (`"app-api:name"`) this class proves.
+    - `list_queries`: the exact number of queries the member's `GET list_url` runs.
+    - `detail_url(world)`: a row's detail URL the viewer may read, or None.
+    - `update(world) -> (method, url, payload)` / `delete(world) -> url`: writes on a row
+      (the writer role may do them; a viewer is refused 403, a stranger 404).
+    - `probes(world) -> [(method, url, payload)]`: the other routes of the resource
+      (actions, downloads); a stranger gets 404 and an anonymous caller 401 on each.
     """
 
     writer_role = "member"
     viewer_may_write = False
+    routes: tuple[str, ...] = ()
+    list_queries: int | None = None
+
+    def detail_url(self, world: TenantWorld) -> str | None:
+        return None
+
+    def update(self, world: TenantWorld):
+        return None
+
+    def delete(self, world: TenantWorld) -> str | None:
+        return None
+
+    def probes(self, world: TenantWorld) -> list:
+        return []
 
     def setup_world(self, world: TenantWorld) -> None:
         pass
@@ -131,6 +159,58 @@ class TenancyContract:
         method, url, payload = write
         response = getattr(client, method)(url, payload, format="json")
         assert response.status_code in (200, 201, 202, 204), response.content
+
+    def _row_routes(self, world) -> list:
+        routes = []
+        if (url := self.detail_url(world)) is not None:
+            routes.append(("get", url, None))
+        if (update := self.update(world)) is not None:
+            routes.append(update)
+        if (url := self.delete(world)) is not None:
+            routes.append(("delete", url, None))
+        return routes + list(self.probes(world))
+
+    def test_row_routes_hide_from_strangers_and_anonymous(self, world):
+        for method, url, payload in self._row_routes(world):
+            response = getattr(api_client(world.outsider), method)(url, payload, format="json")
+            assert response.status_code == 404, (method, url, response.content)
+            response = getattr(api_client(), method)(url, payload, format="json")
+            assert response.status_code == 401, (method, url, response.content)
+
+    def test_viewer_reads_detail_but_cannot_change_it(self, world):
+        if (url := self.detail_url(world)) is not None:
+            response = api_client(world.viewer).get(url)
+            assert response.status_code == 200, response.content
+        if self.viewer_may_write:
+            return
+        changes = [self.update(world)]
+        if (url := self.delete(world)) is not None:
+            changes.append(("delete", url, None))
+        for change in filter(None, changes):
+            method, url, payload = change
+            response = getattr(api_client(world.viewer), method)(url, payload, format="json")
+            assert response.status_code == 403, (method, url, response.content)
+
+    def test_writer_can_update(self, world):
+        if (update := self.update(world)) is None:
+            return
+        method, url, payload = update
+        response = getattr(api_client(self._writer(world)), method)(url, payload, format="json")
+        assert response.status_code in (200, 201, 202, 204), response.content
+
+    def test_writer_can_delete(self, world):
+        if (url := self.delete(world)) is None:
+            return
+        response = api_client(self._writer(world)).delete(url)
+        assert response.status_code in (200, 202, 204), response.content
+
+    def test_list_query_count_is_pinned(self, world):
+        assert self.list_queries is not None, f"{type(self).__name__} must pin list_queries"
+        client = api_client(world.member)
+        self.make_rows(world, 3)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(self.list_url(world)).status_code == 200
+        assert len(queries) == self.list_queries, [q["sql"] for q in queries.captured_queries]
 
     def test_query_count_does_not_grow_with_rows(self, world):
         client = api_client(world.member)
