@@ -7,4 +7,8 @@ class DurabilityConfig(AppConfig):
     verbose_name = "Durability (backups, restore, schema versions)"
 
     def ready(self):
-        from durability import checks  # noqa: F401
+        from governance.selectors import register_last_backup_reader
+
+        from . import checks, selectors  # noqa: F401  checks registers the durability checks
+
+        register_last_backup_reader(selectors.last_successful_backup)

@@ -176,13 +176,20 @@ def row_count(entry: Entry) -> RowCount:
     return RowCount(model._base_manager.order_by().count())
 
 
+# Durability sits above governance, so it hands the registry page its "last backup" reader
+# in its ready() instead of governance importing it.
+_last_backup_reader = None
+
+
+def register_last_backup_reader(reader) -> None:
+    """`reader()` returns the newest successful backup record, or None."""
+    global _last_backup_reader
+    _last_backup_reader = reader
+
+
 def last_successful_backup():
-    """The newest successful backup, or None (from the durability app when it is installed)."""
-    try:
-        from durability.selectors import last_successful_backup as last
-    except ImportError:
-        return None
-    return last(workspace=None)
+    """The newest successful backup, or None when no backup app registered a reader."""
+    return _last_backup_reader() if _last_backup_reader is not None else None
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,10 @@ class TenancyContract:
         self.make_rows(world, 3)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(self.list_url(world)).status_code == 200
-        assert len(queries) == self.list_queries, [q["sql"] for q in queries.captured_queries]
+        assert len(queries) == self.list_queries, (
+            f"{len(queries)} queries, pinned {self.list_queries}",
+            [q["sql"] for q in queries.captured_queries],
+        )
 
     def test_query_count_does_not_grow_with_rows(self, world):
         client = api_client(world.member)

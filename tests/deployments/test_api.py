@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from deployments import services
-from deployments.models import ApprovalScope
+from deployments.models import ApprovalScope, InfraResource
 from governance import registry
 from governance.immutability import is_immutable
 from tests.factories import ProjectFactory
@@ -37,6 +37,28 @@ class ProjectEndpoint(TenancyContract):
 
 
 class TestRepos(ProjectEndpoint):
+    routes = ("deployments-api:repo-list", "deployments-api:repo-detail",
+              "deployments-api:repo-push", "deployments-api:repo-merge")  # fmt: skip
+    list_queries = 5
+
+    def _repo(self, world):
+        if "repo" not in world.context:
+            world.context["repo"] = services.repo_connect(
+                project=world.context["project"], provider="github", owner="a",
+                name=f"d{_uid()}", actor=world.member,
+            )  # fmt: skip
+        return world.context["repo"]
+
+    def detail_url(self, world):
+        return f"{self.list_url(world)}{self._repo(world).pk}/"
+
+    def update(self, world):
+        return "patch", self.detail_url(world), {"default_branch": "trunk"}
+
+    def probes(self, world):
+        url = self.detail_url(world)
+        return [("post", f"{url}push/", {}), ("post", f"{url}merge/", {})]
+
     resource = "repos/"
 
     def write(self, world):
@@ -51,6 +73,20 @@ class TestRepos(ProjectEndpoint):
 
 
 class TestRuns(ProjectEndpoint):
+    routes = ("deployments-api:run-list", "deployments-api:run-detail",
+              "deployments-api:run-transition")  # fmt: skip
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "run" not in world.context:
+            world.context["run"], _ = services.run_create(
+                project=world.context["project"], kind="impl", actor=world.member
+            )
+        return f"{self.list_url(world)}{world.context['run'].pk}/"
+
+    def probes(self, world):
+        return [("post", f"{self.detail_url(world)}transition/", {})]
+
     resource = "runs/"
 
     def write(self, world):
@@ -62,6 +98,9 @@ class TestRuns(ProjectEndpoint):
 
 
 class TestSteps(ProjectEndpoint):
+    routes = ("deployments-api:run-steps",)
+    list_queries = 6
+
     def setup_world(self, world):
         super().setup_world(world)
         world.context["run"], _ = services.run_create(
@@ -80,6 +119,26 @@ class TestSteps(ProjectEndpoint):
 
 
 class TestArtifacts(ProjectEndpoint):
+    routes = ("deployments-api:artifact-list", "deployments-api:artifact-detail",
+              "deployments-api:artifact-download", "deployments-api:artifact-export",
+              "deployments-api:artifact-export-file")  # fmt: skip
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "artifact" not in world.context:
+            world.context["artifact"] = services.artifact_create(
+                project=world.context["project"], kind="spec", logical_key=f"d{_uid()}",
+                content=b"x",
+            )  # fmt: skip
+        return f"{self.list_url(world)}{world.context['artifact'].pk}/"
+
+    def probes(self, world):
+        return [
+            ("get", f"{self.detail_url(world)}download/", None),
+            ("get", f"{self.list_url(world)}export.zip", None),
+            ("get", f"{self.list_url(world)}export.zip/", None),
+        ]
+
     resource = "artifacts/"
 
     def write(self, world):
@@ -94,6 +153,22 @@ class TestArtifacts(ProjectEndpoint):
 
 
 class TestApprovals(ProjectEndpoint):
+    routes = ("deployments-api:approval-list", "deployments-api:approval-detail",
+              "deployments-api:approval-approve", "deployments-api:approval-reject")  # fmt: skip
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "approval" not in world.context:
+            world.context["approval"], _ = services.approval_request(
+                project=world.context["project"], scope="repo.push", payload={},
+                intent_summary="x", actor=world.member,
+            )  # fmt: skip
+        return f"{self.list_url(world)}{world.context['approval'].pk}/"
+
+    def probes(self, world):
+        url = self.detail_url(world)
+        return [("post", f"{url}approve/", {}), ("post", f"{url}reject/", {})]
+
     resource = "approvals/"
 
     def write(self, world):
@@ -109,6 +184,23 @@ class TestApprovals(ProjectEndpoint):
 
 
 class TestSandboxJobs(ProjectEndpoint):
+    routes = ("deployments-api:sandbox-job-list", "deployments-api:sandbox-job-detail",
+              "deployments-api:sandbox-job-retry",
+              "deployments-api:sandbox-job-transcript")  # fmt: skip
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "job" not in world.context:
+            world.context["job"], _ = services.sandbox_job_create(
+                project=world.context["project"], job_type="verify.test", command=["true"],
+                actor=world.member,
+            )  # fmt: skip
+        return f"{self.list_url(world)}{world.context['job'].pk}/"
+
+    def probes(self, world):
+        url = self.detail_url(world)
+        return [("get", f"{url}transcript/", None), ("post", f"{url}retry/", {})]
+
     resource = "sandbox-jobs/"
 
     def write(self, world):
@@ -123,6 +215,24 @@ class TestSandboxJobs(ProjectEndpoint):
 
 
 class TestDeployments(ProjectEndpoint):
+    routes = ("deployments-api:deployment-list", "deployments-api:deployment-detail",
+              "deployments-api:deployment-cancel", "deployments-api:deployment-refresh",
+              "deployments-api:deployment-transition")  # fmt: skip
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "deployment" not in world.context:
+            world.context["deployment"], _ = services.deployment_create(
+                project=world.context["project"], environment="preview", commit_sha="d" * 40,
+                actor=world.member,
+            )  # fmt: skip
+        return f"{self.list_url(world)}{world.context['deployment'].pk}/"
+
+    def probes(self, world):
+        url = self.detail_url(world)
+        return [(verb, f"{url}{action}/", {}) for verb, action in
+                (("post", "cancel"), ("post", "refresh"), ("post", "transition"))]  # fmt: skip
+
     resource = "deployments/"
 
     def write(self, world):
@@ -137,6 +247,23 @@ class TestDeployments(ProjectEndpoint):
 
 
 class TestPreviews(ProjectEndpoint):
+    routes = ("deployments-api:preview-list", "deployments-api:preview-detail",
+              "deployments-api:preview-rollback")  # fmt: skip
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "preview" not in world.context:
+            world.context["preview"] = services.preview_create(
+                project=world.context["project"], slug=f"d-{_uid()}", actor=world.member
+            )
+        return f"{self.list_url(world)}{world.context['preview'].slug}/"
+
+    def update(self, world):
+        return "patch", self.detail_url(world), {"visibility": "team"}
+
+    def probes(self, world):
+        return [("post", f"{self.detail_url(world)}rollback/", {})]
+
     resource = "previews/"
 
     def write(self, world):
@@ -150,6 +277,9 @@ class TestPreviews(ProjectEndpoint):
 
 
 class TestPreviewVersions(ProjectEndpoint):
+    routes = ("deployments-api:preview-versions",)
+    list_queries = 6
+
     def setup_world(self, world):
         super().setup_world(world)
         world.context["preview"] = services.preview_create(
@@ -170,6 +300,17 @@ class TestPreviewVersions(ProjectEndpoint):
 
 
 class TestInfraResources(ProjectEndpoint):
+    routes = ("deployments-api:infra-resource-list", "deployments-api:infra-resource-detail")
+    list_queries = 5
+
+    def detail_url(self, world):
+        if "resource" not in world.context:
+            self.make_rows(world, 1)
+            world.context["resource"] = InfraResource.objects.filter(
+                project=world.context["project"]
+            ).first()
+        return f"{self.list_url(world)}{world.context['resource'].pk}/"
+
     resource = "infra-resources/"
     BODY = {"resource_type": "redis", "name": "cache"}
 

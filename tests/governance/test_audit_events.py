@@ -13,6 +13,9 @@ def audit_url(world, query=""):
 
 
 class TestAuditEventsEndpointTenancy(TenancyContract):
+    routes = ("workspaces-api:workspace-audit-events",)
+    list_queries = 4
+
     def list_url(self, world):
         return audit_url(world)
 

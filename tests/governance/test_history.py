@@ -77,6 +77,9 @@ def test_no_history_record_is_without_a_reason():
 
 
 class TestHistoryEndpointTenancy(TenancyContract):
+    routes = ("workspaces-api:workspace-history",)
+    list_queries = 6
+
     def list_url(self, world):
         return history_url(world)
 

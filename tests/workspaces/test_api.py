@@ -8,6 +8,23 @@ from workspaces.models import Project
 
 
 class TestProjectEndpoint(TenancyContract):
+    routes = ("workspaces-api:projects", "workspaces-api:project")
+    list_queries = 4
+
+    def _project(self, world):
+        if "project" not in world.context:
+            world.context["project"] = ProjectFactory(workspace=world.workspace)
+        return world.context["project"]
+
+    def detail_url(self, world):
+        return f"{self.list_url(world)}{self._project(world).pk}/"
+
+    def update(self, world):
+        return "patch", self.detail_url(world), {"name": "Renamed"}
+
+    def delete(self, world):
+        return self.detail_url(world)
+
     def list_url(self, world):
         return f"/api/v1/workspaces/{world.workspace.slug}/projects/"
 

@@ -9,6 +9,8 @@ from workspaces.models import Workspace
 
 class TestWorkspaceDetail(TenancyContract):
     writer_role = "admin"
+    routes = ("workspaces-api:workspace",)
+    list_queries = 2
 
     def list_url(self, world):
         return f"/api/v1/workspaces/{world.workspace.slug}/"
