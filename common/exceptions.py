@@ -14,7 +14,7 @@ from rest_framework.response import Response
 class ServiceError(Exception):
     """Base for errors raised by services; `status_code` decides the HTTP status."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):

@@ -89,5 +89,5 @@ def _with_registry_urls(get_urls):
     return urls
 
 
-admin.site.get_urls = _with_registry_urls(admin.site.get_urls)
+admin.site.get_urls = _with_registry_urls(admin.site.get_urls)  # type: ignore[method-assign]
 admin.site.index_template = "admin/governance/index.html"

@@ -269,7 +269,8 @@ def writer_problems(writer, *, atomic_replace: bool) -> list[str]:
 def _mode_argument(call: ast.Call, *, position: int) -> str | None:
     for kw in call.keywords:
         if kw.arg == "mode":
-            return kw.value.value if isinstance(kw.value, ast.Constant) else None
+            value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+            return value if isinstance(value, str) else None
     if len(call.args) > position:
         arg = call.args[position]
         return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
@@ -377,7 +378,9 @@ def _literal_paths(tree: ast.AST) -> list[tuple[int, str]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, ast.JoinedStr):
-            return "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
+            return "".join(
+                str(v.value) if isinstance(v, ast.Constant) else "*" for v in node.values
+            )
         if isinstance(node, ast.Name | ast.Attribute):
             name = node.id if isinstance(node, ast.Name) else node.attr
             if name in CACHE_DIR_NAMES:
@@ -554,7 +557,7 @@ def immutable_table_rules(app_configs=None, databases=None, **kwargs) -> list[ch
         return []
     from django.db import connections
 
-    out = []
+    out: list = []
     for alias in databases:
         out.extend(v.as_check() for v in rule_immutable_tables(using=connections[alias]))
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
 
 from django.dispatch import receiver
@@ -92,7 +92,7 @@ def fill_user_and_reason(sender, history_instance, **kwargs):
 
 
 # Celery tasks have no request: attribute their history to the task unless they say more.
-_task_tokens: dict[str, object] = {}
+_task_tokens: dict[str, Token] = {}
 
 
 def _task_started(task_id=None, task=None, **kwargs):

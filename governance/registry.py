@@ -69,9 +69,9 @@ class Entry:
     backup_via: str | None = None  # where a non-row-backed-up critical entry is kept instead
 
     @property
-    def model(self) -> type[models.Model] | None:
+    def model(self) -> type[models.Model]:
         if self.kind != "model":
-            return None
+            raise ValueError(f"{self.key} is a store; it has no model")
         return apps.get_model(self.key)
 
     @property
@@ -216,7 +216,8 @@ def _is_m2m_history(model: type[models.Model]) -> bool:
 
 def _m2m_historical_entry(model: type[models.Model]) -> Entry | None:
     """simple-history's snapshot table of a tracked many-to-many field (e.g. User.groups)."""
-    parent = _historical_entry(model._meta.get_field("history").related_model)
+    tracked = model._meta.get_field("history").related_model
+    parent = _historical_entry(tracked) if isinstance(tracked, type) else None
     if parent is None:
         return None
     return replace(
@@ -229,7 +230,7 @@ def _m2m_historical_entry(model: type[models.Model]) -> Entry | None:
 
 
 def entry_for_model(model: type[models.Model]) -> Entry | None:
-    model = model._meta.concrete_model
+    model = model._meta.concrete_model or model
     entry = _models.get(_model_key(model))
     if entry is None:
         entry = _historical_entry(model)
@@ -303,8 +304,9 @@ def _dependency_order(entries: list[Entry]) -> list[Entry]:
         model = e.model
         targets = set()
         for f in model._meta.get_fields():
-            if (f.many_to_one or f.one_to_one) and f.concrete and f.related_model is not None:
-                target = _model_key(f.related_model._meta.concrete_model)
+            related = f.related_model
+            if (f.many_to_one or f.one_to_one) and f.concrete and isinstance(related, type):
+                target = _model_key(related._meta.concrete_model or related)
                 if target in by_key and target != e.key:
                     targets.add(target)
         deps[e.key] = targets
@@ -377,7 +379,7 @@ def resolve_tenant_path(model: type[models.Model], path: str) -> type[models.Mod
     if path == SELF:
         return model
     if path == "id" and getattr(model, "instance_type", None) is not None:
-        return model.instance_type  # historical Workspace rows: `id` is the workspace's id
+        return model.instance_type  # type: ignore[attr-defined]  # historical Workspace rows: `id` is the workspace's id
     current = model
     for part in path.split("__"):
         try:

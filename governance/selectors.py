@@ -34,7 +34,7 @@ def workspace_audit_events(*, workspace, action: str | None = None) -> models.Qu
 
 def workspace_history_labels() -> list[str]:
     """Labels of the tracked models whose history a workspace's trail shows."""
-    return sorted(entry.history_of for entry, _ in registry.workspace_history_models())
+    return sorted(entry.history_of or "" for entry, _ in registry.workspace_history_models())
 
 
 def workspace_history(*, workspace, model: str | None = None, object_id=None) -> models.QuerySet:
@@ -46,7 +46,7 @@ def workspace_history(*, workspace, model: str | None = None, object_id=None) ->
     """
     parts = []
     for entry, history_model in registry.workspace_history_models():
-        if model is not None and entry.history_of.lower() != model.lower():
+        if model is not None and (entry.history_of or "").lower() != model.lower():
             continue
         qs = history_model._default_manager.filter(**registry.tenant_filter(entry, workspace))
         if object_id is not None:
@@ -109,6 +109,8 @@ def history_entries(rows) -> list[dict]:
     records: dict = {}
     for label, ids in sorted(by_label.items()):
         entry = registry.entry_for_key(label)
+        if entry is None:  # a label from the union is always a registered history table
+            raise LookupError(label)
         history_model = entry.model
         manager = history_model._default_manager
         previous_id = (

@@ -16,6 +16,8 @@ input serializers, `respond()` and `paginated()` for output, and
 `ScopedRetrieveMixin` are the list and retrieve handlers most views need.
 """
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -61,7 +63,13 @@ def tenant_scoped(queryset: QuerySet, workspace, *, id_field: str | None = None)
     return queryset.filter(**registry.tenant_filter(entry, workspace))
 
 
-class WorkspaceScopedMixin:
+if TYPE_CHECKING:  # the mixin is only ever combined with GenericViewSet
+    _ViewBase = viewsets.GenericViewSet
+else:
+    _ViewBase = object
+
+
+class WorkspaceScopedMixin(_ViewBase):
     """Resolves the workspace, checks the role and filters by tenant; see the module docstring."""
 
     workspace_url_kwarg = "workspace_slug"
@@ -150,14 +158,20 @@ class WorkspaceScopedMixin:
         return key
 
 
-class ScopedListMixin:
+if TYPE_CHECKING:  # the handler mixins are only ever combined with the scoped base
+    _HandlerBase = WorkspaceScopedMixin
+else:
+    _HandlerBase = object
+
+
+class ScopedListMixin(_HandlerBase):
     """`GET` on the collection: the scoped queryset, paginated, through `output_serializer`."""
 
     def list(self, request, *args, **kwargs):
         return self.paginated(self.get_queryset())
 
 
-class ScopedRetrieveMixin:
+class ScopedRetrieveMixin(_HandlerBase):
     """`GET` on a detail route: `get_object()` (tenant-filtered) through `output_serializer`."""
 
     def retrieve(self, request, *args, **kwargs):

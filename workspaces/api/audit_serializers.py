@@ -54,4 +54,4 @@ class AuditEventOutput(serializers.Serializer):
     target_type = serializers.CharField(allow_blank=True, help_text="Model label of the target.")
     target_id = serializers.CharField(allow_blank=True)
     summary = serializers.CharField()
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # the AuditEvent field, not Serializer.data

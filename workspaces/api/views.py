@@ -19,7 +19,7 @@ class WorkspaceListViewSet(viewsets.GenericViewSet):
     serializer_class = s.WorkspaceOutput
 
     def get_queryset(self):
-        return selectors.workspace_list_for_user(user=self.request.user)
+        return selectors.workspace_list_for_user(user=self.request.user)  # type: ignore[arg-type]  # IsAuthenticated ran
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
