@@ -12,6 +12,7 @@ from django.utils.timesince import timesince
 from common.exceptions import ServiceError
 from durability import services, versions
 from durability.models import BackupRecord, SchemaVersion
+from workspaces.models import Workspace
 
 
 @admin.register(BackupRecord)
@@ -127,16 +128,10 @@ class BackupRecordAdmin(admin.ModelAdmin):
 
 
 class RestorePointForm(forms.Form):
-    workspace = forms.ModelChoiceField(queryset=None)
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.order_by("slug"))
     at = forms.DateTimeField(help_text="UTC, e.g. 2026-12-01 14:00")
     model = forms.CharField(required=False, help_text="app_label.Model; empty = whole workspace")
     object_id = forms.UUIDField(required=False)
-
-    def __init__(self, *args, **kwargs):
-        from workspaces.models import Workspace
-
-        super().__init__(*args, **kwargs)
-        self.fields["workspace"].queryset = Workspace.objects.order_by("slug")
 
 
 @admin.register(SchemaVersion)

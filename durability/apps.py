@@ -7,6 +7,8 @@ class DurabilityConfig(AppConfig):
     verbose_name = "Durability (backups, restore, schema versions)"
 
     def ready(self):
+        # Imported here, not at module level: checks.py and selectors.py read the models,
+        # which exist only once the app registry is ready.
         from governance.selectors import register_last_backup_reader
 
         from . import checks, selectors  # noqa: F401  checks registers the durability checks

@@ -17,8 +17,12 @@ import decimal
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from django.db import connections
+
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.operations import DatabaseOperations as PgOperations
 
 CHUNK = 5000
 COPY_CSV = "(FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
@@ -60,7 +64,8 @@ def _export_pg(queryset, fields, using, write) -> int:
     sql, params = queryset.values_list(*[f.attname for f in fields]).query.sql_with_params()
     connection = connections[using]
     # Parameters are bound client-side (COPY takes none), also under server-side binding.
-    select = connection.ops.compose_sql(sql, params)
+    ops = cast("PgOperations", connection.ops)  # export() sends only PostgreSQL here
+    select = ops.compose_sql(sql, params)
     statement = f"COPY (SELECT row_to_json(t) FROM ({select}) t) TO STDOUT {COPY_CSV}"  # noqa: S608
     count = 0
     buffer = bytearray()

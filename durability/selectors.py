@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from common.exceptions import ServiceError
 from durability import archive
 from durability.models import BackupRecord, BackupStatus
 
@@ -81,8 +82,6 @@ def stored_backups(*, workspace_slug: str | None = None, include_incomplete: boo
 
     Only a folder with an intact manifest is complete; an interrupted backup has none.
     """
-    from common.exceptions import ServiceError
-
     found = []
     for backup_id in archive.backup_ids():
         if not archive.has_manifest(backup_id):

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from durability import services, versions
-from durability.models import SchemaVersion
 from tests.durability.conftest import populate
+from tests.durability.factories import SchemaVersionFactory
 from tests.factories import UserFactory
 from workspaces import services as ws_services
 from workspaces.models import Project
@@ -61,7 +61,7 @@ def test_changelist_actions_and_restore_point_form(admin_client, world):
 
 
 def test_admin_says_why_writes_are_refused(admin_client):
-    SchemaVersion.objects.create(app_version=versions.APP_VERSION + 1)
+    SchemaVersionFactory(app_version=versions.APP_VERSION + 1)
     page = admin_client.get("/admin/durability/schemaversion/")
     assert "writes are refused" in page.content.decode()
     response = admin_client.post("/admin/durability/backuprecord/", {"action": "x"})

@@ -10,12 +10,13 @@ from django.core.management import CommandError, call_command
 
 from common.exceptions import Conflict, NotFound, ServiceError, ValidationFailed
 from durability import archive, services, versions
-from durability.models import BackupRecord, BackupStatus, SchemaVersion
+from durability.models import BackupRecord, BackupStatus
 from durability.selectors import last_successful_backup, stored_backups
 from governance import registry
 from governance.models import AuditEvent
 from tests.durability.api_dump import dump, list_routes
 from tests.durability.conftest import populate
+from tests.durability.factories import SchemaVersionFactory
 from workspaces.models import Project
 
 pytestmark = pytest.mark.django_db
@@ -255,7 +256,7 @@ def test_restore_refuses_a_backup_with_a_newer_schema(filled):
 
 
 def test_database_newer_than_code_refuses_writes_everywhere(filled, client_for):
-    SchemaVersion.objects.create(app_version=versions.APP_VERSION + 1)
+    SchemaVersionFactory(app_version=versions.APP_VERSION + 1)
     client = client_for(filled.owner)
     url = f"/api/v1/workspaces/{filled.workspace.slug}/projects/"
     response = client.post(url, {"name": "X", "slug": "x"}, format="json")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from common.exceptions import NotFound, ValidationFailed
 from durability import services
 from governance.models import AuditEvent
+from tests.durability.factories import BackupRecordFactory
 from tests.tenancy import TenancyContract, api_client
 from workspaces import services as ws_services
 from workspaces.models import Project
@@ -100,6 +101,8 @@ def test_bad_input_is_refused(world):
 
 class TestRestorePointEndpoint(TenancyContract):
     writer_role = "admin"
+    routes = ("durability-api:restore-point",)
+    list_queries = 4  # the backups list (see list_url): workspace, role, last backup, rows
 
     def setup_world(self, world):
         world.context["project"] = ws_services.project_create(
@@ -111,7 +114,7 @@ class TestRestorePointEndpoint(TenancyContract):
         return f"/api/v1/workspaces/{world.workspace.slug}/backups/"
 
     def make_rows(self, world, n):
-        pass
+        BackupRecordFactory.create_batch(n, workspace=world.workspace)
 
     def write(self, world):
         return (
@@ -123,6 +126,9 @@ class TestRestorePointEndpoint(TenancyContract):
                 "object_id": str(world.context["project"].pk),
             },
         )
+
+    def probes(self, world):
+        return [self.write(world)]  # strangers get 404 and anonymous callers 401 on it
 
     def test_member_is_refused(self, world):
         method, url, payload = self.write(world)

@@ -8,6 +8,7 @@ from accounts.models import Role
 from durability import archive, services
 from durability.models import BackupRecord, BackupStatus
 from governance.models import AuditEvent
+from tests.durability.factories import BackupRecordFactory
 from tests.tenancy import TenancyContract, api_client
 
 pytestmark = pytest.mark.django_db
@@ -100,12 +101,15 @@ def test_verify_drill_checks_the_newest_backup_of_each_workspace(world):
 
 
 class TestBackupsEndpoint(TenancyContract):
+    routes = ("durability-api:backups",)
+    # workspace and role (2), the last successful backup (1), the listed backups (1)
+    list_queries = 4
+
     def list_url(self, world):
         return f"/api/v1/workspaces/{world.workspace.slug}/backups/"
 
     def make_rows(self, world, n):
-        for _ in range(n):
-            services.backup_create(workspace=world.workspace)
+        BackupRecordFactory.create_batch(n, workspace=world.workspace)
 
     def test_lists_backups_with_age_and_staleness(self, world, settings):
         response = api_client(world.viewer).get(self.list_url(world))

@@ -6,6 +6,8 @@ from django.core.management import call_command
 from durability import versions
 from durability.models import BackupRecord, SchemaVersion
 from tests.durability import fake_materialized
+from tests.durability.factories import SchemaVersionFactory
+from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
 FAKE = ["tests.durability.fake_materialized"]
@@ -23,7 +25,7 @@ def test_document_shape_and_stamp():
 
 def test_views_mismatch_rebuilds_every_materialized_module():
     fake_materialized.calls.clear()
-    SchemaVersion.objects.create(app_version=versions.APP_VERSION, views_version=1)
+    SchemaVersionFactory(app_version=versions.APP_VERSION, views_version=1)
     assert versions.code_views_version(FAKE) == versions.BASE_VIEWS_VERSION + 7
     assert versions.views_sync(modules=FAKE) == {"tests.durability.fake_materialized": 3}
     assert fake_materialized.calls == [None]
@@ -38,8 +40,6 @@ def test_migrate_safely_backs_up_every_workspace_and_stamps(world, settings, cap
     out = capsys.readouterr().out
     views = versions.code_views_version()
     assert f"Schema is at app version {versions.APP_VERSION}, views {views}." in out
-    from workspaces.models import Workspace
-
     assert BackupRecord.objects.filter(trigger="migration").count() == Workspace.objects.count()
     assert SchemaVersion.objects.get().app_version == versions.APP_VERSION
     assert SchemaVersion.objects.get().views_version == views
@@ -51,7 +51,7 @@ def test_tasks_refuse_to_run_on_a_newer_schema(tmp_path):
     from common.tasks import ping
 
     marker = tmp_path / "pong.txt"
-    row = SchemaVersion.objects.create(app_version=versions.APP_VERSION + 1)
+    row = SchemaVersionFactory(app_version=versions.APP_VERSION + 1)
     with pytest.raises(Conflict, match="newer code is deployed"):
         ping.apply(args=[str(marker)], throw=True)
     assert not marker.exists()

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from common.exceptions import ServiceError
 from durability import services
 from durability.management.progress import ProgressPrinter, human_bytes
+from workspaces.models import Workspace
 
 
 class Command(BaseCommand):
@@ -14,8 +15,6 @@ class Command(BaseCommand):
         group.add_argument("--all", action="store_true", help="Back up every workspace.")
 
     def handle(self, *args, **options):
-        from workspaces.models import Workspace
-
         if options["all"]:
             workspaces = list(Workspace.objects.order_by("slug"))
             if not workspaces:

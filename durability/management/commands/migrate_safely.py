@@ -7,6 +7,9 @@ from django.db.migrations.executor import MigrationExecutor
 from common.exceptions import ServiceError
 from durability import services, versions
 from durability.models import BackupTrigger
+from governance.models import AuditAction
+from governance.services import audit_record
+from workspaces.models import Workspace
 
 
 class Command(BaseCommand):
@@ -23,10 +26,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        from governance.models import AuditAction
-        from governance.services import audit_record
-        from workspaces.models import Workspace
-
         reason = versions.refusal_reason()
         if reason is not None and reason[0] == 409:  # version 0 (503) is what this fixes
             raise CommandError(reason[1])
@@ -48,9 +47,9 @@ class Command(BaseCommand):
                 ) from None
         call_command("migrate", interactive=False, verbosity=options["verbosity"])
         try:
-            versions.schema_stamp(migrated=True)
+            row = versions.schema_stamp(migrated=True)
             rebuilt = versions.views_sync()
-            row = versions.schema_row()  # as the sync left it
+            row.refresh_from_db()  # as the sync left it
         except ServiceError as exc:
             raise CommandError(str(exc)) from None
         audit_record(

@@ -1,0 +1,141 @@
+"""What a workspace backup contains: its parts in load order, and the files it owns.
+
+Every registry model in the backup scope, parents before children, with the queryset
+that selects the workspace's rows; the global rows it references (its team, that
+team's memberships, every user its rows point at, and so on transitively) and their
+history; and every uploaded file and blob its rows name or that lives under
+`workspaces/<id>/` in default storage. The registry drives everything: a model added
+by any app is covered without touching this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from django.db import models
+
+from accounts.models import Team
+from durability import archive
+from durability.services._shared import entry_model, fk_fields, model_key, related_model
+from governance import registry
+from workspaces.models import Workspace
+
+
+class PartInfo(TypedDict, total=False):
+    """How a part relates to the workspace; copied into the part's manifest entry."""
+
+    scope: str  # "workspace" | "global"
+    team_bound: bool  # a global part that hangs off the team (memberships)
+
+
+Part = tuple[registry.Entry, "models.QuerySet[Any]", PartInfo]
+
+
+def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Part]:
+    """(entry, queryset, part info) for every part of `workspace`'s backup, in load order."""
+    entries = registry.backup_models(include_global=True)
+    tenant = [e for e in entries if not e.is_global]
+    global_base = [e for e in entries if e.is_global and e.history_of is None]
+    global_keys = {e.key for e in global_base}
+    team_key = model_key(Team)
+    selected: dict[str, set] = {e.key: set() for e in global_base}
+    team_bound: set[str] = set()
+    if team_key in selected:
+        selected[team_key].add(workspace.team_id)
+    for entry in tenant:
+        for f in fk_fields(entry_model(entry)):
+            target = model_key(related_model(f))
+            if target in selected:
+                values = (
+                    registry.workspace_queryset(entry, workspace)
+                    .using(using)
+                    .order_by()
+                    .values_list(f.attname, flat=True)
+                    .distinct()
+                )
+                selected[target].update(v for v in values if v is not None)
+    for entry in global_base:
+        model = entry_model(entry)
+        for f in fk_fields(model):
+            if related_model(f)._meta.concrete_model is Team and entry.key != team_key:
+                team_bound.add(entry.key)
+                ids = model._default_manager.using(using).filter(**{f.attname: workspace.team_id})
+                selected[entry.key].update(ids.values_list("pk", flat=True))
+    changed = True
+    while changed:  # follow global rows' own foreign keys (a membership's user, ...)
+        changed = False
+        for entry in global_base:
+            if not selected[entry.key]:
+                continue
+            model = entry_model(entry)
+            for f in fk_fields(model):
+                target = model_key(related_model(f))
+                if target not in global_keys or target == entry.key:
+                    continue
+                values = (
+                    model._default_manager.using(using)
+                    .filter(pk__in=selected[entry.key])
+                    .values_list(f.attname, flat=True)
+                    .distinct()
+                )
+                new = {v for v in values if v is not None} - selected[target]
+                if new:
+                    selected[target] |= new
+                    changed = True
+    parts: list[Part] = []
+    for entry in entries:
+        if not entry.is_global:
+            parts.append(
+                (entry, registry.workspace_queryset(entry, workspace), {"scope": "workspace"})
+            )
+            continue
+        base_key = entry.history_of or entry.key
+        if base_key not in selected or not selected[base_key]:
+            continue
+        qs = entry_model(entry)._default_manager.filter(
+            **{f"{_tracked_pk_path(entry)}__in": sorted(selected[base_key], key=str)}
+        )
+        parts.append(
+            (entry, qs.order_by("pk"), {"scope": "global", "team_bound": base_key in team_bound})
+        )
+    return parts
+
+
+def _tracked_pk_path(entry: registry.Entry) -> str:
+    """How rows of `entry` name the global row they belong to (its primary key)."""
+    if entry.history_of is None:
+        return "pk"
+    names = {f.name for f in entry_model(entry)._meta.fields}
+    if "m2m_history_id" in names and "history" in names:
+        return "history__id"  # simple-history's many-to-many snapshot rows
+    return "id"  # a historical row carries the tracked row's id
+
+
+def _path_fields(model: type[models.Model]) -> list[str]:
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.FileField)
+        or (isinstance(f, models.CharField) and f.name.endswith("_path"))
+    ]
+
+
+def workspace_files(workspace: Workspace, *, using: str = "default") -> list[str]:
+    """Every file in default storage the workspace owns: named by its rows, or under its prefix."""
+    paths: set[str] = set()
+    for entry in registry.backup_models():
+        if entry.history_of:
+            continue  # history names the same files as the live rows (or older, still kept)
+        for attname in _path_fields(entry_model(entry)):
+            values = (
+                registry.workspace_queryset(entry, workspace)
+                .using(using)
+                .order_by()
+                .exclude(**{attname: ""})
+                .exclude(**{f"{attname}__isnull": True})
+                .values_list(attname, flat=True)
+                .distinct()
+            )
+            paths.update(str(v) for v in values)
+    paths.update(archive.walk(archive.media_storage(), f"workspaces/{workspace.pk}"))
+    return sorted(paths)
