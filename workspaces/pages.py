@@ -74,7 +74,12 @@ def paginate(request, queryset, *, param: str = "page", per_page: int = PAGE_SIZ
 
 
 def form_error(form, exc: ServiceError):
-    """Show a service's refusal on the form: on its field when the form has it."""
+    """Show a service's refusal on the form: on its field when the form has it.
+
+    "Not yours" and "not found" are not input errors: they propagate (403/404).
+    """
+    if isinstance(exc, Forbidden | NotFound):
+        raise exc
     field = exc.field if exc.field in form.fields else None
     form.add_error(field, exc.message)
     return form
