@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 
 from django.core.files.storage import default_storage
-from django.db.models import Case, Exists, OuterRef, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from accounts.models import Membership, Role, role_at_least
 from common.exceptions import Conflict, NotFound
@@ -166,8 +167,14 @@ def approval_get(*, workspace, approval_id) -> Approval:
     return approval
 
 
-def previews_with_versions(*, project: Project) -> QuerySet[Preview]:
-    versions = PreviewVersion.objects.select_related("created_by").order_by("-version")
+def previews_with_versions(*, project: Project, versions_shown: int = 10) -> QuerySet[Preview]:
+    """Previews with their newest `versions_shown` versions each (a sliced prefetch)."""
+    newest_first = Window(RowNumber(), partition_by=F("preview_id"), order_by=F("version").desc())
+    versions = (
+        PreviewVersion.objects.annotate(rank=newest_first)
+        .filter(rank__lte=versions_shown)
+        .order_by("-version")
+    )
     return preview_list(project=project).prefetch_related(Prefetch("versions", queryset=versions))
 
 
