@@ -6,6 +6,37 @@ class CollaborationConfig(AppConfig):
     verbose_name = "Collaboration"
 
     def ready(self) -> None:
-        from . import presence
+        from common import panels
+
+        from . import presence, views
 
         presence.register()
+        panels.register(
+            panels.Panel(
+                "header",
+                "notification-badge",
+                "Notifications",
+                "collaboration/_notification_badge.html",
+                views.notification_badge,
+            )
+        )
+        panels.register(
+            panels.Panel(
+                "workspace",
+                "presence",
+                "Members present",
+                "collaboration/_presence.html",
+                views.presence_panel,
+                order=10,
+            )
+        )
+        panels.register(
+            panels.Panel(
+                "project",
+                "comments",
+                "Comments",
+                "collaboration/_comments.html",
+                views.comments_panel,
+                order=10,
+            )
+        )

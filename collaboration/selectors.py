@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from accounts.models import User
 from common.exceptions import NotFound
@@ -19,6 +19,21 @@ def comment_list(*, workspace: Workspace, project_id=None) -> QuerySet[Comment]:
     if project_id is not None:
         qs = qs.filter(project_id=project_id)
     return qs.order_by("created_at", "pk")
+
+
+def comment_threads(*, workspace: Workspace, project_id) -> QuerySet[Comment]:
+    """Top-level comments of a project, oldest first, each with its replies prefetched."""
+    replies = Comment.objects.select_related("author").order_by("created_at", "pk")
+    return (
+        comment_list(workspace=workspace, project_id=project_id)
+        .filter(parent__isnull=True)
+        .prefetch_related(Prefetch("replies", queryset=replies))
+    )
+
+
+def comment_history(*, comment: Comment):
+    """Every saved version of a comment, newest first, with who saved it."""
+    return comment.history.select_related("history_user").order_by("-history_date")
 
 
 def comment_get(*, workspace: Workspace, comment_id) -> Comment:
@@ -67,6 +82,15 @@ def message_get(*, thread: Thread, message_id) -> Message:
     if message is None:
         raise NotFound("Message not found.")
     return message
+
+
+def messages_by_ids(*, thread: Thread, message_ids) -> list[Message]:
+    """The current rows of these messages of `thread`, in seq order."""
+    return list(
+        Message.objects.filter(thread=thread, pk__in=list(message_ids))
+        .select_related("author")
+        .order_by("seq")
+    )
 
 
 def event_list(*, thread: Thread, after_seq: int = 0, limit: int = 100) -> list[MessageEvent]:

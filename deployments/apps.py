@@ -4,3 +4,21 @@ from django.apps import AppConfig
 class DeploymentsConfig(AppConfig):
     name = "deployments"
     verbose_name = "Deployments"
+
+    def ready(self) -> None:
+        from common import panels
+
+        from . import views
+
+        for order, (name, title, provider) in enumerate(
+            [
+                ("previews", "Previews", views.previews_panel),
+                ("deployments", "Deployments", views.deployments_panel),
+                ("runs", "Runs", views.runs_panel),
+                ("artifacts", "Artifacts", views.artifacts_panel),
+            ],
+            start=20,
+        ):
+            panels.register(
+                panels.Panel("project", name, title, f"deployments/_{name}.html", provider, order)
+            )

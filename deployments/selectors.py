@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 
 from django.core.files.storage import default_storage
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from accounts.models import Membership, Role, role_at_least
 from common.exceptions import Conflict, NotFound
@@ -143,3 +144,76 @@ def preview_for_viewer(*, slug: str, user) -> tuple[Preview, PreviewVersion]:
             raise NotFound("Preview not found.")
     version = PreviewVersion.objects.get(preview=preview, version=preview.active_version)
     return preview, version
+
+
+# --- the pages' reads (workspace-wide inbox, project page sections) ------------------------
+
+
+def approval_inbox(*, workspace, status: str | None = None) -> QuerySet[Approval]:
+    """Every approval request in the workspace's projects, pending first, newest first."""
+    qs = Approval.objects.filter(project__workspace=workspace).select_related(
+        "project", "requested_by", "approved_by", "rejected_by"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    pending_first = Case(When(status="pending", then=Value(0)), default=Value(1))
+    return qs.order_by(pending_first, "-created_at")
+
+
+def approval_get(*, workspace, approval_id) -> Approval:
+    approval = approval_inbox(workspace=workspace).filter(pk=approval_id).first()
+    if approval is None:
+        raise NotFound("Approval not found.")
+    return approval
+
+
+def previews_with_versions(*, project: Project, versions_shown: int = 10) -> QuerySet[Preview]:
+    """Previews with their newest `versions_shown` versions each (a sliced prefetch)."""
+    newest_first = Window(RowNumber(), partition_by=F("preview_id"), order_by=F("version").desc())
+    versions = (
+        PreviewVersion.objects.annotate(rank=newest_first)
+        .filter(rank__lte=versions_shown)
+        .order_by("-version")
+    )
+    return preview_list(project=project).prefetch_related(Prefetch("versions", queryset=versions))
+
+
+def preview_get(*, project: Project, preview_id) -> Preview:
+    preview = preview_list(project=project).select_related("project").filter(pk=preview_id).first()
+    if preview is None:
+        raise NotFound("Preview not found.")
+    return preview
+
+
+def deployment_timelines(deployments) -> dict:
+    """{deployment id: [(status, when), ...]} from the history rows, one query for the page.
+
+    Only the rows where the status changed are kept: that is the deployment's timeline.
+    """
+    ids = [d.pk for d in deployments]
+    if not ids:
+        return {}
+    rows = (
+        Deployment.history.filter(id__in=ids)
+        .order_by("history_date")
+        .values_list("id", "status", "history_date")
+    )
+    timelines: dict = {pk: [] for pk in ids}
+    for pk, status, when in rows:
+        steps = timelines[pk]
+        if not steps or steps[-1][0] != status:
+            steps.append((status, when))
+    return timelines
+
+
+def runs_with_steps(*, project: Project) -> QuerySet[Run]:
+    return run_list(project=project).prefetch_related(
+        Prefetch("steps", queryset=RunStep.objects.order_by("created_at"))
+    )
+
+
+def artifact_get(*, project: Project, artifact_id) -> Artifact:
+    artifact = artifact_list(project=project).filter(pk=artifact_id).first()
+    if artifact is None:
+        raise NotFound("Artifact not found.")
+    return artifact

@@ -2,8 +2,22 @@
 
 from django.urls import path
 
-from .views import preview_serve
+from . import views
 
 app_name = "deployments"
 
-urlpatterns = [path("p/<slug:slug>/", preview_serve, name="preview")]
+W = "w/<slug:slug>/"
+P = W + "p/<slug:project_slug>/"
+
+urlpatterns = [
+    path("p/<slug:slug>/", views.preview_serve, name="preview"),
+    path(W + "approvals/", views.approvals, name="approvals"),
+    path(W + "approvals/<uuid:approval_id>/approve/", views.approval_approve, name="approve"),
+    path(W + "approvals/<uuid:approval_id>/reject/", views.approval_reject, name="reject"),
+    path(P + "previews/<uuid:preview_id>/rollback/", views.preview_rollback, name="rollback"),
+    path(
+        P + "artifacts/<uuid:artifact_id>/download/",
+        views.artifact_download,
+        name="artifact-download",
+    ),
+]

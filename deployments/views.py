@@ -1,16 +1,26 @@
-"""`/p/{slug}/`: serves a preview's active version to whoever its visibility allows."""
+"""Shipping-pipeline pages: `/p/{slug}/` (a preview's active version, for whoever its
+visibility allows), the approvals inbox, preview rollback, artifact download, and the
+project page's previews, deployments, runs and artifacts sections (panels).
+"""
 
 import json
 
-from django.http import Http404, HttpResponse
-from django.views.decorators.http import require_safe
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import BearerTokenAuthentication
-from common.exceptions import NotFound
+from accounts.models import Role
+from common.exceptions import NotFound, ServiceError
+from workspaces.pages import page_context, paginate, workspace_page
+from workspaces.views import project_get_by_slug
 
-from . import selectors
-from .models import PreviewVisibility
+from . import selectors, services
+from .forms import DecisionForm, RollbackForm
+from .models import ApprovalStatus, PreviewVisibility
 
 # A served page runs in an opaque origin: it cannot read Holdfast's cookies or call its API
 # as the visitor, whatever HTML the preview holds.
@@ -48,3 +58,150 @@ def preview_serve(request, slug: str):
         "public, max-age=0, must-revalidate" if public else "private, no-store"
     )
     return response
+
+
+# --- approvals inbox --------------------------------------------------------------------
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def approvals(request, access):
+    status = request.GET.get("status") or None
+    if status not in ApprovalStatus.values:
+        status = None
+    page = paginate(request, selectors.approval_inbox(workspace=access.workspace, status=status))
+    for approval in page:
+        approval.can_decide = (
+            access.is_admin
+            and approval.status == ApprovalStatus.PENDING
+            and approval.requested_by_id != request.user.pk
+        )
+    return render(
+        request,
+        "deployments/approvals.html",
+        page_context(
+            request,
+            access,
+            nav="approvals",
+            page_obj=page,
+            status=status,
+            statuses=ApprovalStatus.choices,
+        ),
+    )
+
+
+def _decide(request, access, approval_id, *, approve: bool):
+    approval = selectors.approval_get(workspace=access.workspace, approval_id=approval_id)
+    form = DecisionForm(request.POST)
+    error = ""
+    if form.is_valid():
+        decide = services.approval_approve if approve else services.approval_reject
+        try:
+            approval = decide(approval=approval, actor=request.user, note=form.cleaned_data["note"])
+        except ServiceError as exc:
+            error = exc.message
+    else:
+        error = "; ".join(e for errors in form.errors.values() for e in errors)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(f"/w/{access.workspace.slug}/approvals/")
+    approval = selectors.approval_get(workspace=access.workspace, approval_id=approval.pk)
+    approval.can_decide = False if not error else access.is_admin
+    return render(
+        request,
+        "deployments/_approval_row.html",
+        page_context(request, access, a=approval, error=error),
+    )
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def approval_approve(request, access, approval_id):
+    return _decide(request, access, approval_id, approve=True)
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def approval_reject(request, access, approval_id):
+    return _decide(request, access, approval_id, approve=False)
+
+
+# --- previews and artifacts ---------------------------------------------------------------
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def preview_rollback(request, access, project_slug, preview_id):
+    project = project_get_by_slug(access, project_slug)
+    preview = selectors.preview_get(project=project, preview_id=preview_id)
+    form = RollbackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a version to roll back to.")
+    else:
+        try:
+            services.preview_rollback(
+                preview=preview, version=form.cleaned_data["version"], actor=request.user
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"Preview {preview.slug} now serves v{form.cleaned_data['version']}."
+            )
+    return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/#previews")
+
+
+@workspace_page()
+@require_safe
+def artifact_download(request, access, project_slug, artifact_id):
+    project = project_get_by_slug(access, project_slug)
+    artifact = selectors.artifact_get(project=project, artifact_id=artifact_id)
+    try:
+        selectors.read_blob(artifact.blob_path, sha256=artifact.sha256)  # refuses a corrupt blob
+    except ServiceError as exc:
+        return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
+    response = FileResponse(
+        default_storage.open(artifact.blob_path, "rb"), content_type=artifact.content_type
+    )
+    response["Content-Disposition"] = f'attachment; filename="{artifact.kind}-v{artifact.version}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- the project page's sections (registered as panels in apps.ready) ------------------------
+
+
+def previews_panel(request, access, *, project, **page) -> dict:
+    return {
+        "project": project,
+        "previews": paginate(
+            request, selectors.previews_with_versions(project=project), param="previews_page"
+        ),
+    }
+
+
+def deployments_panel(request, access, *, project, **page) -> dict:
+    deployments = paginate(
+        request, selectors.deployment_list(project=project), param="deployments_page"
+    )
+    timelines = selectors.deployment_timelines(list(deployments))
+    for deployment in deployments:
+        deployment.timeline = timelines.get(deployment.pk, [])
+    return {"project": project, "deployments": deployments}
+
+
+def runs_panel(request, access, *, project, **page) -> dict:
+    return {
+        "project": project,
+        "runs": paginate(request, selectors.runs_with_steps(project=project), param="runs_page"),
+    }
+
+
+def artifacts_panel(request, access, *, project, **page) -> dict:
+    return {
+        "project": project,
+        "artifacts": paginate(
+            request, selectors.artifact_latest(project=project), param="artifacts_page"
+        ),
+    }

@@ -7,10 +7,21 @@ class DurabilityConfig(AppConfig):
     verbose_name = "Durability (backups, restore, schema versions)"
 
     def ready(self):
-        # Imported here, not at module level: checks.py and selectors.py read the models,
+        # Imported here, not at module level: checks, selectors and views read the models,
         # which exist only once the app registry is ready.
+        from common import panels
         from governance.selectors import register_last_backup_reader
 
-        from . import checks, selectors  # noqa: F401  checks registers the durability checks
+        from . import checks, selectors, views  # noqa: F401  checks registers the checks
 
         register_last_backup_reader(selectors.last_successful_backup)
+        panels.register(
+            panels.Panel(
+                "workspace",
+                "backup-health",
+                "Backup health",
+                "durability/_backup_health.html",
+                views.backup_health_panel,
+                order=20,
+            )
+        )

@@ -2,6 +2,7 @@
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.core.management import call_command
 from django.test import Client
@@ -15,7 +16,7 @@ def test_home_page_links_docs_admin_and_login():
     response = Client().get("/")
     assert response.status_code == 200
     html = response.content.decode()
-    for link in ("/api/docs/", "/admin/", "/admin/login/"):
+    for link in ("/api/docs/", "/admin/", settings.LOGIN_URL):
         assert f'href="{link}' in html
 
 

@@ -1,9 +1,23 @@
-"""Workspace pages."""
+"""Workspace pages: `/`, `/w/<slug>/`, the project page, history and settings."""
 
 from django.urls import path
 
-from .views import home
+from . import views
+
+W = "w/<slug:slug>/"
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", views.home, name="home"),
+    path(W, views.workspace_detail, name="workspace"),
+    path(W + "p/<slug:project_slug>/", views.project_detail, name="project"),
+    path(W + "history/", views.history, name="workspace-history"),
+    path(W + "settings/", views.settings_page, name="workspace-settings"),
+    path(W + "settings/members/<uuid:membership_id>/role/", views.member_role, name="member-role"),
+    path(
+        W + "settings/members/<uuid:membership_id>/remove/",
+        views.member_remove,
+        name="member-remove",
+    ),
+    path(W + "settings/tokens/", views.token_create, name="token-create"),
+    path(W + "settings/tokens/<uuid:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -1,8 +1,215 @@
-"""Workspace pages: the home page."""
+"""Workspace pages: home, workspace overview, project page, history, settings.
+
+Each view parses input, calls one selector or service, and renders. The overview and
+project pages also render the panels that higher apps registered through `common.panels`.
+"""
 
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts.models import Membership, Role
+from common import panels
+from common.exceptions import NotFound, ServiceError
+from governance import selectors as governance_selectors
+
+from . import selectors, services
+from .forms import ProjectForm, RoleForm, TokenForm
+from .models import Project
+from .pages import form_error, page_context, paginate, workspace_page
 
 
 def home(request):
-    return render(request, "home.html", {"version": settings.APP_VERSION})
+    """Signed in: your workspaces. Signed out: the landing page."""
+    if not request.user.is_authenticated:
+        return render(
+            request,
+            "home.html",
+            {"version": settings.APP_VERSION, "login_url": settings.LOGIN_URL},
+        )
+    page = paginate(request, selectors.workspace_list_for_user(user=request.user))
+    return render(request, "workspaces/home.html", {"page_obj": page})
+
+
+def project_get_by_slug(access, project_slug: str) -> Project:
+    project = selectors.project_list(workspace=access.workspace).filter(slug=project_slug).first()
+    if project is None:
+        raise NotFound("Project not found.")
+    return project
+
+
+# --- the workspace overview -------------------------------------------------------------
+
+
+def _workspace_response(request, access, *, project_form=None, status=200):
+    workspace = access.workspace
+    activity = governance_selectors.workspace_audit_events(workspace=workspace)[:10]
+    return render(
+        request,
+        "workspaces/workspace.html",
+        page_context(
+            request,
+            access,
+            nav="overview",
+            page_obj=paginate(request, selectors.project_list(workspace=workspace)),
+            activity=activity,
+            project_form=project_form or ProjectForm(),
+            workspace_panels=panels.render_slot("workspace", request, access),
+        ),
+        status=status,
+    )
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD", "POST"])
+def workspace_detail(request, access):
+    if request.method != "POST":
+        return _workspace_response(request, access)
+    form = ProjectForm(request.POST)
+    if form.is_valid():
+        try:
+            project = services.project_create(
+                workspace=access.workspace, actor=request.user, **form.cleaned_data
+            )
+        except ServiceError as exc:
+            form_error(form, exc)
+        else:
+            return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/")
+    return _workspace_response(request, access, project_form=form)
+
+
+# --- the project page -------------------------------------------------------------------
+
+
+def project_response(request, access, project, *, forms=None):
+    """The project page; `forms` are bound forms with errors that a failed POST re-shows."""
+    return render(
+        request,
+        "workspaces/project.html",
+        page_context(
+            request,
+            access,
+            nav="overview",
+            project=project,
+            project_panels=panels.render_slot(
+                "project", request, access, project=project, forms=forms or {}
+            ),
+        ),
+    )
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def project_detail(request, access, project_slug):
+    return project_response(request, access, project_get_by_slug(access, project_slug))
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def history(request, access):
+    page = paginate(request, governance_selectors.workspace_history(workspace=access.workspace))
+    entries = governance_selectors.history_entries(list(page.object_list))
+    return render(
+        request,
+        "workspaces/history.html",
+        page_context(request, access, nav="history", page_obj=page, entries=entries),
+    )
+
+
+# --- settings: members and roles, API tokens --------------------------------------------
+
+
+def _settings_response(request, access, *, token_form=None, new_token=None, role_errors=None):
+    team = access.workspace.team
+    return render(
+        request,
+        "workspaces/settings.html",
+        page_context(
+            request,
+            access,
+            nav="settings",
+            team=team,
+            members=paginate(request, account_selectors.team_members(team=team)),
+            roles=Role.choices,
+            tokens=account_selectors.token_list(user=request.user),
+            token_form=token_form or TokenForm(),
+            new_token=new_token,
+            role_errors=role_errors or {},
+        ),
+    )
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def settings_page(request, access):
+    return _settings_response(request, access)
+
+
+def _membership(access, membership_id) -> Membership:
+    membership = (
+        Membership.objects.filter(team_id=access.workspace.team_id, pk=membership_id)
+        .select_related("team", "user")
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def member_role(request, access, membership_id):
+    membership = _membership(access, membership_id)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            account_services.membership_change_role(
+                membership=membership, role=form.cleaned_data["role"], actor=request.user
+            )
+        except ServiceError as exc:
+            return _settings_response(request, access, role_errors={membership.pk: exc.message})
+        messages.success(request, f"@{membership.user.handle} is now {membership.role}.")
+        return redirect(f"/w/{access.workspace.slug}/settings/")
+    return _settings_response(
+        request, access, role_errors={membership.pk: "Choose one of the roles."}
+    )
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def member_remove(request, access, membership_id):
+    membership = _membership(access, membership_id)
+    try:
+        account_services.membership_remove(membership=membership, actor=request.user)
+    except ServiceError as exc:
+        return _settings_response(request, access, role_errors={membership.pk: exc.message})
+    messages.success(request, f"@{membership.user.handle} was removed from the team.")
+    return redirect(f"/w/{access.workspace.slug}/settings/")
+
+
+# A token belongs to the signed-in user, not to the workspace: viewers manage their own.
+@workspace_page(write=Role.VIEWER)
+@require_POST
+def token_create(request, access):
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _settings_response(request, access, token_form=form)
+    token, raw = account_services.token_create(user=request.user, name=form.cleaned_data["name"])
+    return _settings_response(request, access, new_token={"token": token, "raw": raw})
+
+
+@workspace_page(write=Role.VIEWER)
+@require_POST
+def token_revoke(request, access, token_id):
+    token = account_selectors.token_list(user=request.user).filter(pk=token_id).first()
+    if token is None:
+        raise NotFound("No such token.")
+    account_services.token_revoke(token=token, actor=request.user)
+    messages.success(request, f"Token {token.name} was revoked.")
+    return redirect(f"/w/{access.workspace.slug}/settings/")

@@ -1,0 +1,49 @@
+"""The page-panels port: a lower app's page shows sections that higher apps fill in.
+
+The workspace and project pages belong to `workspaces`, yet they show chat presence
+(collaboration), previews and deployments (deployments) and backup health (durability),
+apps above it. Those apps register a panel here in their `ready()`; the page asks for the
+panels of its slot and renders each one's template with the context its provider returns.
+A provider is a normal page function: it calls the owning app's selectors, nothing else.
+
+Slots: "header" (every /w/ page: e.g. the unread badge), "workspace" (`/w/<slug>/`),
+"project" (`/w/<slug>/p/<project_slug>/`).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Panel:
+    slot: str
+    name: str  # the section's id in the page, e.g. "comments"
+    title: str
+    template: str
+    # provider(request, access, **page) -> dict; `page` holds the slot's objects
+    # (project=..., forms={name: bound form} when a POST failed) and is passed through.
+    provider: Callable[..., dict]
+    order: int = 100
+
+
+_panels: dict[str, dict[str, Panel]] = {}
+
+
+def register(panel: Panel) -> None:
+    """Add (or replace, by name) a panel of `panel.slot`."""
+    _panels.setdefault(panel.slot, {})[panel.name] = panel
+
+
+def panels(slot: str) -> list[Panel]:
+    return sorted(_panels.get(slot, {}).values(), key=lambda p: (p.order, p.name))
+
+
+@dataclass(frozen=True)
+class RenderedPanel:
+    panel: Panel
+    context: dict
+
+
+def render_slot(slot: str, request, access, **page) -> list[RenderedPanel]:
+    """Every panel of `slot` with its provider's context, in order."""
+    return [RenderedPanel(p, p.provider(request, access, **page)) for p in panels(slot)]

@@ -1,0 +1,79 @@
+"""Shipping-pipeline pages: the approvals inbox, preview rollback, artifact download."""
+
+import pytest
+
+from deployments import services
+from deployments.models import Approval, ApprovalStatus, Preview
+from tests.factories import ProjectFactory
+from tests.pages import PageContract, signed_in
+from tests.tenancy import make_tenant_world
+
+
+class TestApprovalsPage(PageContract):
+    queries = 8
+    write_marker = ">Approve</button>"
+    writer = "admin"
+
+    def url(self, world, filled):
+        return f"/w/{world.workspace.slug}/approvals/"
+
+    def write(self, world, filled):
+        approval = Approval.objects.filter(project=filled.project).first()
+        return f"{self.url(world, filled)}{approval.pk}/approve/", {"note": ""}
+
+
+@pytest.fixture
+def pipeline(db):
+    world = make_tenant_world()
+    project = ProjectFactory(workspace=world.workspace)
+    return world, project
+
+
+def test_second_admin_approves_but_not_the_requester(pipeline):
+    world, project = pipeline
+    approval, _ = services.approval_request(
+        project=project,
+        scope="deploy.production",
+        payload={"environment": "production"},
+        intent_summary="ship it",
+        actor=world.admin,
+    )
+    url = f"/w/{world.workspace.slug}/approvals/"
+    own = signed_in(world.admin).get(url).content.decode()
+    assert ">Approve</button>" not in own and "Another admin must decide" in own
+    response = signed_in(world.admin).post(f"{url}{approval.pk}/approve/", HTTP_HX_REQUEST="true")
+    assert "You cannot approve your own request." in response.content.decode()
+    response = signed_in(world.owner).post(
+        f"{url}{approval.pk}/approve/", {"note": "ok"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200 and "Approved by @" in response.content.decode()
+    assert Approval.objects.get(pk=approval.pk).status == ApprovalStatus.APPROVED
+
+
+def test_rollback_moves_the_pointer_and_members_cannot(pipeline, tmp_path):
+    world, project = pipeline
+    preview = services.preview_create(project=project, slug="pv-1", actor=world.member)
+    for i in range(2):
+        services.preview_version_create(preview=preview, content={"i": i}, actor=world.member)
+    url = f"/w/{world.workspace.slug}/p/{project.slug}/previews/{preview.pk}/rollback/"
+    assert signed_in(world.member).post(url, {"version": 1}).status_code == 403
+    page = signed_in(world.admin).get(f"/w/{world.workspace.slug}/p/{project.slug}/")
+    assert "Roll back to v1" in page.content.decode()
+    assert signed_in(world.admin).post(url, {"version": 1}).status_code == 302
+    assert Preview.objects.get(pk=preview.pk).active_version == 1
+
+
+def test_artifact_download(pipeline):
+    world, project = pipeline
+    artifact = services.artifact_create(
+        project=project,
+        kind="report",
+        logical_key="r",
+        content=b"hello",
+        content_type="text/plain",
+        actor=world.member,
+    )
+    url = f"/w/{world.workspace.slug}/p/{project.slug}/artifacts/{artifact.pk}/download/"
+    response = signed_in(world.viewer).get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"hello"
+    assert signed_in(world.outsider).get(url).status_code == 404

@@ -1,0 +1,127 @@
+"""Workspace pages: home, overview, project page, history, settings."""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from accounts.models import ApiToken, Membership, Role
+from tests.pages import PageContract, signed_in
+from workspaces.models import Project
+
+
+class TestWorkspacePage(PageContract):
+    queries = 10
+    write_marker = "New project"
+
+    def url(self, world, filled):
+        return f"/w/{world.workspace.slug}/"
+
+    def write(self, world, filled):
+        return self.url(world, filled), {"name": "X", "slug": "x"}
+
+
+class TestProjectPage(PageContract):
+    queries = 21
+    write_marker = 'id="comment-form"'
+
+    def url(self, world, filled):
+        return f"/w/{world.workspace.slug}/p/{filled.project.slug}/"
+
+    def write(self, world, filled):
+        return self.url(world, filled) + "comments/", {"body": "hi"}
+
+
+class TestHistoryPage(PageContract):
+    queries = 12
+
+    def url(self, world, filled):
+        return f"/w/{world.workspace.slug}/history/"
+
+
+class TestSettingsPage(PageContract):
+    queries = 9
+    write_marker = "Change role"
+    writer = "admin"
+
+    def url(self, world, filled):
+        return f"/w/{world.workspace.slug}/settings/"
+
+    def write(self, world, filled):
+        membership = Membership.objects.get(team=world.workspace.team, user=world.member)
+        return self.url(world, filled) + f"members/{membership.pk}/role/", {"role": "admin"}
+
+
+@pytest.mark.django_db
+def test_home_signed_out_is_the_landing_page():
+    response = Client().get("/")
+    assert response.status_code == 200
+    assert settings.LOGIN_URL in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_home_lists_only_your_workspaces(world):
+    body = signed_in(world.member).get("/").content.decode()
+    assert f"/w/{world.workspace.slug}/" in body
+    assert world.outsider.memberships.first().team.workspaces.first().slug not in body
+
+
+@pytest.mark.django_db
+def test_project_form_error_keeps_what_was_typed(world):
+    Project.objects.create(workspace=world.workspace, name="Taken", slug="taken")
+    client = signed_in(world.member)
+    response = client.post(
+        f"/w/{world.workspace.slug}/", {"name": "My new name", "slug": "taken", "description": ""}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "A project with this slug already exists here." in body
+    assert 'value="My new name"' in body
+
+
+@pytest.mark.django_db
+def test_member_creates_a_project_and_lands_on_it(world):
+    response = signed_in(world.member).post(
+        f"/w/{world.workspace.slug}/", {"name": "Site", "slug": "site"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/w/{world.workspace.slug}/p/site/"
+
+
+@pytest.mark.django_db
+def test_admin_changes_a_role_and_the_last_owner_is_kept(world):
+    client = signed_in(world.owner)
+    url = f"/w/{world.workspace.slug}/settings/members/"
+    member = Membership.objects.get(team=world.workspace.team, user=world.member)
+    assert client.post(f"{url}{member.pk}/role/", {"role": "admin"}).status_code == 302
+    assert Membership.objects.get(pk=member.pk).role == Role.ADMIN
+    owner = Membership.objects.get(team=world.workspace.team, user=world.owner)
+    response = client.post(f"{url}{owner.pk}/role/", {"role": "member"})
+    assert "A team must keep at least one owner." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_token_is_shown_once_and_can_be_revoked(world):
+    client = signed_in(world.viewer)  # a token is the user's own, not workspace data
+    url = f"/w/{world.workspace.slug}/settings/tokens/"
+    body = client.post(url, {"name": "ci"}).content.decode()
+    assert "shown only once" in body
+    token = ApiToken.objects.get(user=world.viewer, name="ci")
+    assert (
+        "shown only once" not in client.get(f"/w/{world.workspace.slug}/settings/").content.decode()
+    )
+    assert client.post(f"{url}{token.pk}/revoke/").status_code == 302
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_posts_need_the_csrf_token(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.member)
+    response = client.post(f"/w/{world.workspace.slug}/", {"name": "X", "slug": "x"})
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_settings_page_keeps_an_invitations_block(world):
+    body = signed_in(world.admin).get(f"/w/{world.workspace.slug}/settings/").content.decode()
+    assert 'id="invitations"' in body
