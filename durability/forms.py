@@ -18,7 +18,7 @@ class RestorePointForm(forms.Form):
     object_id = forms.UUIDField(required=False, label="Object id (optional)")
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("object_id") and not data.get("model"):
             self.add_error("model", "Name the model of the object.")
         return data
