@@ -1,5 +1,6 @@
 """Account pages: sign-in by email or handle, logout, sign-up, password reset, lockouts."""
 
+import io
 import re
 from pathlib import Path
 
@@ -330,3 +331,27 @@ def test_prune_login_attempts_removes_only_old_ones(settings):
     assert login_attempts_prune() == 0
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(days=1))
     assert login_attempts_prune() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", ["grace@holdfast.local", "grace", "ada"])
+def test_seed_demo_users_sign_in_at_the_login_page(username):
+    from django.core.management import call_command
+
+    from accounts.models import Membership, Role
+    from billing.management.commands.seed_demo import DEMO_PASSWORD
+
+    call_command("seed_demo", stdout=io.StringIO())
+    grace = User.objects.get(handle="grace")
+    assert not grace.is_staff
+    assert Membership.objects.get(user=grace, team__slug="demo").role == Role.MEMBER
+    client = Client()
+    response = client.post(LOGIN, {"username": username, "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert _signed_in(client)
+    assert client.get("/teams/demo/billing/").status_code == 200
+
+
+def test_start_script_prints_the_login_url():
+    text = (Path(__file__).resolve().parents[2] / "scripts" / "start").read_text()
+    assert "/accounts/login/" in text
