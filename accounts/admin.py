@@ -4,9 +4,19 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from common.admin import HistoryAdmin, ReadOnlyAdminMixin, RevertOnlyAdminMixin
+from common.exceptions import ServiceError
 
 from . import services
-from .models import ApiToken, Capability, Membership, Team, User, UserStatus
+from .models import (
+    ApiToken,
+    Capability,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Team,
+    User,
+    UserStatus,
+)
 
 
 @admin.register(User)
@@ -102,3 +112,30 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__handle", "prefix"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+    """Read-only; the one write is revoking, through `services.invitation_revoke`."""
+
+    list_display = ["email", "team", "role", "status", "invited_by", "expires_at", "created_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "team__name", "team__slug", "invited_by__handle"]
+    list_select_related = ["team", "invited_by"]
+    exclude = ["token_hash"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected pending invitations")
+    def revoke(self, request, queryset):
+        revoked = 0
+        for invitation in queryset.filter(status=InvitationStatus.PENDING):
+            try:
+                services.invitation_revoke(invitation=invitation, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{invitation}: {error.message}", messages.ERROR)
+            else:
+                revoked += 1
+        self.message_user(request, f"{revoked} invitation(s) revoked.", messages.SUCCESS)

@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        # schema registers the OpenAPI auth extension; stores the axes tables and mail folder.
+        from . import schema, stores  # noqa: F401

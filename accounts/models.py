@@ -206,3 +206,61 @@ class ApiToken(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…) for {self.user}"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+def invitation_expiry():
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(seconds=settings.INVITATION_TTL_SECONDS)
+
+
+@data_class(
+    DataClass.CRITICAL,
+    tenant=GLOBAL,
+    reason="Invitations to a team (seed 001 collaborators): who was asked in, with which "
+    "role, by whom; the token is stored only as its sha256.",
+)
+class Invitation(BaseModel):
+    """An email address asked to join a team with a role; accepted once, by token."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    status = models.CharField(
+        max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(default=invitation_expiry)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["token_hash"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "invitation"
+        indexes = [models.Index(fields=["team", "status"], name="invitation_team_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "email"],
+                condition=models.Q(status="pending"),
+                name="invitation_one_pending_per_email",
+                violation_error_message="This address already has a pending invitation.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} as {self.role} ({self.status})"

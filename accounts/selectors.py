@@ -1,10 +1,11 @@
 """Account reads."""
 
+import hashlib
 import uuid
 
 from django.db.models import Q, QuerySet
 
-from .models import ApiToken, Membership, Team, User
+from .models import ApiToken, Invitation, Membership, Team, User
 
 
 def user_find(*, identifier: str) -> User | None:
@@ -38,3 +39,28 @@ def team_members(*, team: Team) -> QuerySet[Membership]:
 
 def token_list(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def user_for_login(*, identifier: str) -> User | None:
+    """The user an email address or a handle names (sign-in accepts either, never an id)."""
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return None
+    if "@" in identifier.lstrip("@"):
+        return User.objects.filter(email__iexact=identifier).first()
+    return User.objects.filter(handle__iexact=identifier.lstrip("@")).first()
+
+
+def invitation_list(*, team: Team) -> QuerySet[Invitation]:
+    """A team's invitations, newest first, with the people they name."""
+    return (
+        Invitation.objects.filter(team=team)
+        .select_related("team", "invited_by", "accepted_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    """The invitation a raw token opens (looked up by its sha256), or None."""
+    digest = hashlib.sha256((token or "").strip().encode()).hexdigest()
+    return Invitation.objects.select_related("team", "invited_by").filter(token_hash=digest).first()

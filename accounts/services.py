@@ -1,17 +1,35 @@
-"""Account writes: users, teams, memberships, capabilities, API tokens."""
+"""Account writes: users, teams, memberships, invitations, capabilities, API tokens."""
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from simple_history.utils import update_change_reason  # noqa: F401  (re-exported for callers)
 
 from common import limits
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from governance.history import save_tracked
 
-from .models import ApiToken, Capability, Membership, Role, Team, User, UserStatus, role_at_least
+from .models import (
+    ApiToken,
+    Capability,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Role,
+    Team,
+    User,
+    UserStatus,
+    role_at_least,
+)
 
 TOKEN_PREFIX = "hf_"  # noqa: S105  (a visible prefix, not a secret)
 
@@ -202,3 +220,207 @@ def token_authenticate(raw: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+# --- invitations (seed 001: collaborators) ----------------------------------------------
+
+
+def invitation_link(raw_token: str) -> str:
+    """The absolute link an invitation email carries."""
+    return f"{settings.SITE_URL}/invitations/{raw_token}/"
+
+
+def _send_invitation_email(*, invitation_id, raw_token: str) -> None:
+    invitation = Invitation.objects.select_related("team", "invited_by").get(pk=invitation_id)
+    context = {
+        "invitation": invitation,
+        "link": invitation_link(raw_token),
+        "site_url": settings.SITE_URL,
+    }
+    send_mail(
+        subject=f"You are invited to {invitation.team.name} on Holdfast",
+        message=render_to_string("accounts/email/invitation.txt", context),
+        from_email=None,  # DEFAULT_FROM_EMAIL
+        recipient_list=[invitation.email],
+    )
+
+
+def _expire(invitation: Invitation, *, actor: User | None) -> Invitation:
+    invitation.status = InvitationStatus.EXPIRED
+    save_tracked(invitation, actor=actor, reason="invitation expired", update_fields=["status"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_create(*, team: Team, email: str, role: str, actor: User) -> tuple[Invitation, str]:
+    """Invite `email` to `team` as `role`; returns the row and the raw token (never stored).
+
+    Admins and owners invite; only an owner invites an owner. A second invitation to an
+    address that still has a pending one is refused (409): revoke the first to send anew.
+    The email (with `/invitations/<token>/`) is sent once the transaction commits.
+    """
+    _check_can_manage_members(team=team, actor=actor)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationFailed("Not a role.", field="role") from None
+    if role == Role.OWNER:
+        from .selectors import team_role
+
+        if team_role(team=team, user=actor) != Role.OWNER:
+            raise Forbidden("Only an owner can invite another owner.")
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationFailed("Enter a valid email address.", field="email") from None
+    if Membership.objects.filter(team=team, user__email__iexact=email).exists():
+        raise Conflict("This address already belongs to a member of the team.", field="email")
+    pending = Invitation.objects.filter(team=team, email=email, status=InvitationStatus.PENDING)
+    for old in pending.select_for_update():
+        if old.expires_at > timezone.now():
+            raise Conflict(
+                "This address already has a pending invitation; revoke it to send a new one.",
+                field="email",
+            )
+        _expire(old, actor=actor)
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        team=team,
+        email=email,
+        role=role,
+        token_hash=_hash_token(raw),
+        invited_by=actor,
+    )
+    invitation.full_clean()
+    save_tracked(invitation, actor=actor, reason=f"invited {email} as {role}")
+    transaction.on_commit(
+        lambda: _send_invitation_email(invitation_id=invitation.pk, raw_token=raw)
+    )
+    return invitation, raw
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
+    """Revoke a pending invitation (its link stops working). Revoking twice is a no-op.
+
+    Team admins and owners revoke; so do staff, from the Django admin.
+    """
+    if not actor.is_staff:
+        _check_can_manage_members(team=invitation.team, actor=actor)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status == InvitationStatus.REVOKED:
+        return invitation
+    if invitation.status != InvitationStatus.PENDING:
+        raise Conflict(f"This invitation is {invitation.status}; only a pending one is revoked.")
+    invitation.status = InvitationStatus.REVOKED
+    save_tracked(invitation, actor=actor, reason="invitation revoked", update_fields=["status"])
+    return invitation
+
+
+class InvitationExpired(ValidationFailed):
+    default_code = "invitation_expired"
+
+
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """Join the invitation's team with its role, once; history names `user` as the actor.
+
+    The signed-in user's email must be the invited address. The seat limit is checked
+    here (402 when the team is full; the invitation stays pending). An expired invitation
+    is marked expired (that change is kept) and refused.
+    """
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("team")
+            .filter(token_hash=_hash_token((token or "").strip()))
+            .first()
+        )
+        if invitation is None:
+            raise NotFound("This invitation link is not valid.")
+        expired = invitation.status == InvitationStatus.EXPIRED
+        now = timezone.now()
+        if invitation.status == InvitationStatus.PENDING and invitation.expires_at <= now:
+            _expire(invitation, actor=user)
+            expired = True
+        if not expired:
+            return _accept_pending(invitation=invitation, user=user)
+    raise InvitationExpired(
+        "This invitation has expired; ask a team admin to invite you again.",
+        code="invitation_expired",
+    )
+
+
+def _accept_pending(*, invitation: Invitation, user: User) -> Membership:
+    if invitation.status == InvitationStatus.ACCEPTED:
+        raise Conflict("This invitation has already been used.", code="invitation_used")
+    if invitation.status == InvitationStatus.REVOKED:
+        raise Conflict("This invitation was revoked.", code="invitation_revoked")
+    if user.email.lower() != invitation.email.lower():
+        raise Forbidden(
+            f"This invitation was sent to {invitation.email}; sign in with that address to "
+            "accept it."
+        )
+    team = invitation.team
+    if Membership.objects.filter(team=team, user=user).exists():
+        raise Conflict("You are already a member of this team.", code="already_member")
+    limits.enforce("seats", team=team)
+    membership = Membership(team=team, user=user, role=invitation.role)
+    save_tracked(
+        membership,
+        actor=user,
+        reason=f"joined by invitation from {invitation.invited_by} as {invitation.role}",
+    )
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_by = user
+    invitation.accepted_at = timezone.now()
+    save_tracked(
+        invitation,
+        actor=user,
+        reason="invitation accepted",
+        update_fields=["status", "accepted_by", "accepted_at"],
+    )
+    return membership
+
+
+def invitations_expire(*, now=None) -> int:
+    """Mark every pending invitation past its expiry as expired (beat, hourly)."""
+    now = now or timezone.now()
+    count = 0
+    due = Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            invitation = Invitation.objects.select_for_update().get(pk=pk)
+            if invitation.status == InvitationStatus.PENDING and invitation.expires_at <= now:
+                _expire(invitation, actor=None)
+                count += 1
+    return count
+
+
+# --- sign-up and housekeeping -------------------------------------------------------------
+
+
+def login_attempts_prune() -> int:
+    """Delete failed sign-in attempts older than the axes cool-off (they lock no one now)."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    cutoff = timezone.now() - settings.AXES_COOLOFF_TIME
+    removed, _ = AccessAttempt.objects.filter(attempt_time__lt=cutoff).delete()
+    old = timezone.now() - timedelta(days=settings.MAIL_RETENTION_DAYS)
+    removed += AccessFailureLog.objects.filter(attempt_time__lt=old).delete()[0]
+    removed += AccessLog.objects.filter(attempt_time__lt=old).delete()[0]
+    return removed
+
+
+def mail_prune() -> int:
+    """Delete outgoing-mail files older than MAIL_RETENTION_DAYS from the mail folder."""
+    folder = settings.MAIL_DIR
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - settings.MAIL_RETENTION_DAYS * 86400
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Membership, Team, User
@@ -187,8 +188,43 @@ def team_for_member(*, user: User, team_id) -> Team:
     return team
 
 
+def team_for_member_slug(*, user: User, slug: str) -> Team:
+    """The team with this slug if `user` is a member of it; 404 for missing and not a member."""
+    team = None
+    if user.is_authenticated:
+        team = Team.objects.filter(slug=slug, memberships__user=user).first()
+    if team is None:
+        raise Http404("Team not found.")
+    return team
+
+
+def usage_rows(*, summary: dict) -> list[dict]:
+    """The billing page's rows: each limit's label, use, allowance and percentage used."""
+    rows = []
+    for name in LIMIT_NAMES:
+        usage = summary["usage"][name]
+        limit, used = usage["limit"], usage["used"]
+        percent = None if not limit else min(100, round(100 * used / limit))
+        rows.append(
+            {
+                "name": name,
+                "label": LimitName(name).label,
+                "used": used,
+                "limit": limit,
+                "remaining": usage["remaining"],
+                "percent": 100 if limit == 0 else percent,
+                "is_bytes": name == LimitName.STORAGE_BYTES,
+            }
+        )
+    return rows
+
+
 def credit_entries(*, team: Team) -> QuerySet[CreditEntry]:
-    return CreditEntry.objects.filter(team=team).order_by("-created_at", "-id")
+    return (
+        CreditEntry.objects.filter(team=team)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
 
 
 def ai_usage_list(*, team: Team) -> QuerySet[AiUsage]:

@@ -37,6 +37,17 @@ def _immutable_tables_flushable(request):
         _set_flush_flag("on")
 
 
+@pytest.fixture(autouse=True)
+def _axes_reset(_immutable_tables_flushable, request):
+    """Start every database test with no recorded sign-in failures (django-axes lockouts)."""
+    uses_db = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+    if uses_db & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
+        from axes.utils import reset
+
+        reset()
+    yield
+
+
 def _set_flush_flag(value: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

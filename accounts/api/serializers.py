@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from ..models import ApiToken, Membership, Role, Team, User
+from ..models import ApiToken, Invitation, Membership, Role, Team, User
 
 
 class TokenCreateInput(serializers.Serializer):
@@ -68,3 +68,49 @@ class MeOutput(serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "handle", "display_name", "status", "is_staff", "created_at"]
         read_only_fields = fields
+
+
+class InvitationInput(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    invited_by = serializers.CharField(source="invited_by.handle", read_only=True)
+    accepted_by = serializers.CharField(
+        source="accepted_by.handle", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "status",
+            "expires_at",
+            "created_at",
+            "invited_by",
+            "accepted_by",
+            "accepted_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationAcceptInput(serializers.Serializer):
+    token = serializers.CharField(help_text="The token from the invitation link.")
+
+
+class TeamRefOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug"]
+
+
+class InvitationAcceptedOutput(serializers.ModelSerializer):
+    team = TeamRefOutput(read_only=True)
+    membership = serializers.UUIDField(source="id", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["membership", "team", "role", "created_at"]

@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from .views import MeView, TeamMemberViewSet, TeamViewSet, TokenViewSet
+from .views import (
+    InvitationAcceptView,
+    MeView,
+    TeamInvitationViewSet,
+    TeamMemberViewSet,
+    TeamViewSet,
+    TokenViewSet,
+)
 
 app_name = "accounts-api"
 
@@ -22,4 +29,15 @@ urlpatterns = [
         TeamMemberViewSet.as_view({"patch": "partial_update", "delete": "destroy"}),
         name="team-member",
     ),
+    path(
+        "teams/<uuid:team_id>/invitations/",
+        TeamInvitationViewSet.as_view({"get": "list", "post": "create"}),
+        name="team-invitations",
+    ),
+    path(
+        "teams/<uuid:team_id>/invitations/<uuid:pk>/",
+        TeamInvitationViewSet.as_view({"delete": "destroy"}),
+        name="team-invitation",
+    ),
+    path("invitations/accept/", InvitationAcceptView.as_view(), name="invitation-accept"),
 ]

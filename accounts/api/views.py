@@ -1,4 +1,4 @@
-"""Account API: tokens, teams, team members."""
+"""Account API: tokens, teams, team members, invitations."""
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
@@ -7,10 +7,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.exceptions import NotFound, ValidationFailed
+from common.exceptions import Forbidden, NotFound, ValidationFailed
 
 from .. import selectors, services
-from ..models import Membership, Team
+from ..models import Membership, Role, Team, role_at_least
 from . import serializers as s
 
 
@@ -39,12 +39,13 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def create(self, request):
         data = s.TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = selectors.user_find(identifier=data.validated_data["username"])
-        authed = None
-        if user is not None:
-            authed = authenticate(
-                request, email=user.email, password=data.validated_data["password"]
-            )
+        # The Django request, not DRF's wrapper: django-axes counts the attempt against the
+        # account and the address, and its middleware answers 429 once either is locked.
+        authed = authenticate(
+            request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
         if authed is None:
             raise ValidationFailed("Unable to log in with these credentials.", code="invalid_login")
         token, raw = services.token_create(user=authed, name=data.validated_data["name"])
@@ -144,3 +145,66 @@ class TeamMemberViewSet(viewsets.GenericViewSet):
     def destroy(self, request, team_id=None, pk=None):
         services.membership_remove(membership=self._membership(pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamInvitationViewSet(viewsets.GenericViewSet):
+    """`/api/v1/teams/{id}/invitations/`: admins and owners invite, list and revoke.
+
+    A stranger to the team gets 404; a member or viewer 403.
+    """
+
+    serializer_class = s.InvitationOutput
+
+    def _team(self) -> Team:
+        team = (
+            selectors.team_list_for_user(user=self.request.user)
+            .filter(pk=self.kwargs["team_id"])
+            .first()
+        )
+        if team is None:
+            raise NotFound("Team not found.")
+        if not role_at_least(selectors.team_role(user=self.request.user, team=team), Role.ADMIN):
+            raise Forbidden("Only a team owner or admin can manage invitations.")
+        return team
+
+    def get_queryset(self):
+        return selectors.invitation_list(team=self._team())
+
+    def list(self, request, team_id=None):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.InvitationOutput(page, many=True).data)
+
+    @extend_schema(request=s.InvitationInput, responses={201: s.InvitationOutput})
+    def create(self, request, team_id=None):
+        team = self._team()
+        data = s.InvitationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation, _raw = services.invitation_create(
+            team=team,
+            email=data.validated_data["email"],
+            role=data.validated_data["role"],
+            actor=request.user,
+        )
+        return Response(s.InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: s.InvitationOutput})
+    def destroy(self, request, team_id=None, pk=None):
+        """Revoke: the link stops working; the row stays (status `revoked`)."""
+        invitation = self.get_queryset().filter(pk=pk).first()
+        if invitation is None:
+            raise NotFound("Invitation not found.")
+        invitation = services.invitation_revoke(invitation=invitation, actor=request.user)
+        return Response(s.InvitationOutput(invitation).data)
+
+
+class InvitationAcceptView(APIView):
+    """`POST /api/v1/invitations/accept/ {token}`: the signed-in invitee joins the team."""
+
+    @extend_schema(request=s.InvitationAcceptInput, responses={200: s.InvitationAcceptedOutput})
+    def post(self, request):
+        data = s.InvitationAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.invitation_accept(
+            token=data.validated_data["token"], user=request.user
+        )
+        return Response(s.InvitationAcceptedOutput(membership).data)

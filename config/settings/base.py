@@ -5,6 +5,7 @@ filesystem Celery broker, all under HOLDFAST_DATA_DIR. DATABASE_URL, REDIS_URL
 and the S3 variables move each part to a server.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_htmx",
     "template_partials",
+    "axes",
     *LOCAL_APPS,
 ]
 
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "durability.middleware.SchemaVersionGuardMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -103,12 +107,52 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 # The tenant: governance resolves every registered tenant path to this model.
 TENANT_MODEL = "workspaces.Workspace"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any login attempt while the account or the address is locked out.
+    "accounts.backends.LockoutBackend",
+    # Email or handle plus password; refuses suspended and banned users.
+    "accounts.backends.EmailOrHandleBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# Open sign-up at /accounts/signup/; false shows "sign-up is closed" (invitations still work
+# for people who already have an account).
+SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+# The absolute base of links in emails (invitations, password resets sent from tasks).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+INVITATION_TTL_SECONDS = env.int("INVITATION_TTL_SECONDS", default=7 * 24 * 3600)
+
+# --- login rate limiting (django-axes) ---------------------------------------
+# Failed attempts are counted per account (the user an email or handle names) and,
+# separately, per client address; either reaching the limit locks it for the cool-off.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_identity"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # only failures are kept; successful logins are not logged
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_VERBOSE = False
+
+# --- email: files under data/mail/ by default, SMTP with EMAIL_URL -----------
+MAIL_DIR = DATA_DIR / "mail"
+MAIL_RETENTION_DAYS = env.int("MAIL_RETENTION_DAYS", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Holdfast <holdfast@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(MAIL_DIR)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -252,6 +296,7 @@ SPECTACULAR_SETTINGS = {
         "UserStatusEnum": "accounts.models.UserStatus",
         "ProjectStatusEnum": "workspaces.models.ProjectStatus",
         "RoleEnum": "accounts.models.Role",
+        "InvitationStatusEnum": "accounts.models.InvitationStatus",
         "RunStatusEnum": "deployments.models.RunStatus",
         "StepStatusEnum": "deployments.models.StepStatus",
         "ApprovalStatusEnum": "deployments.models.ApprovalStatus",

@@ -1,0 +1,27 @@
+"""Accounts' Celery tasks: thin, one service call each, safe to run twice."""
+
+from celery import shared_task
+
+
+@shared_task(name="accounts.prune_login_attempts", ignore_result=True)
+def prune_login_attempts() -> int:
+    """Failed sign-in attempts older than the axes cool-off (they no longer lock anyone)."""
+    from . import services
+
+    return services.login_attempts_prune()
+
+
+@shared_task(name="accounts.prune_mail", ignore_result=True)
+def prune_mail() -> int:
+    """Outgoing-mail files older than MAIL_RETENTION_DAYS (the embedded default's outbox)."""
+    from . import services
+
+    return services.mail_prune()
+
+
+@shared_task(name="accounts.expire_invitations", ignore_result=True)
+def expire_invitations() -> int:
+    """Mark pending invitations past their expiry as expired (with history)."""
+    from . import services
+
+    return services.invitations_expire()
