@@ -163,7 +163,13 @@ def test_both_stores_are_registered():
 
 
 class TestKpiEndpoint(TenancyContract):
+    routes = ("billing-api:kpi", "billing-api:kpi-priors")
+    list_queries = 4
     writer_role = "viewer"
+
+    def probes(self, world):
+        return [("get", f"/api/v1/workspaces/{world.workspace.slug}/kpi/priors/", None)]
+
     viewer_may_write = True
 
     def list_url(self, world):

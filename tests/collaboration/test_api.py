@@ -14,6 +14,9 @@ from .helpers import add_member, make_project, make_thread, post, ws_url
 
 
 class TestThreadsEndpoint(TenancyContract):
+    routes = ("collaboration-api:threads",)
+    list_queries = 4
+
     def list_url(self, world):
         return ws_url(world, "threads/")
 
@@ -26,6 +29,9 @@ class TestThreadsEndpoint(TenancyContract):
 
 
 class TestThreadDetailEndpoint(TenancyContract):
+    routes = ("collaboration-api:thread",)
+    list_queries = 3
+
     def setup_world(self, world):
         world.context["thread"] = make_thread(world)
 
@@ -55,6 +61,9 @@ class ThreadChildContract(TenancyContract):
 
 
 class TestMessagesEndpoint(ThreadChildContract):
+    routes = ("collaboration-api:messages",)
+    list_queries = 4
+
     def list_url(self, world):
         return self.thread_url(world, "messages/")
 
@@ -63,6 +72,9 @@ class TestMessagesEndpoint(ThreadChildContract):
 
 
 class TestMessageDetailEndpoint(ThreadChildContract):
+    routes = ("collaboration-api:message",)
+    list_queries = 4
+
     def list_url(self, world):
         return self.thread_url(world, f"messages/{world.context['message'].pk}/")
 
@@ -71,6 +83,9 @@ class TestMessageDetailEndpoint(ThreadChildContract):
 
 
 class TestMessageEditEndpoint(ThreadChildContract):
+    routes = ("collaboration-api:message-edit",)
+    list_queries = 4
+
     def list_url(self, world):
         return self.thread_url(world, "messages/")
 
@@ -80,6 +95,9 @@ class TestMessageEditEndpoint(ThreadChildContract):
 
 
 class TestReactionsEndpoint(ThreadChildContract):
+    routes = ("collaboration-api:message-reactions",)
+    list_queries = 4
+
     def list_url(self, world):
         return self.thread_url(world, "messages/")
 
@@ -89,11 +107,17 @@ class TestReactionsEndpoint(ThreadChildContract):
 
 
 class TestEventsEndpoint(ThreadChildContract):
+    routes = ("collaboration-api:events",)
+    list_queries = 4
+
     def list_url(self, world):
         return self.thread_url(world, "events/")
 
 
 class TestCommentsEndpoint(TenancyContract):
+    routes = ("collaboration-api:comments",)
+    list_queries = 4
+
     def setup_world(self, world):
         world.context["project"] = make_project(world)
 
@@ -118,6 +142,9 @@ class TestCommentsEndpoint(TenancyContract):
 
 
 class TestCommentDetailEndpoint(TestCommentsEndpoint):
+    routes = ("collaboration-api:comment",)
+    list_queries = 3
+
     def setup_world(self, world):
         super().setup_world(world)
         world.context["comment"] = services.comment_create(
@@ -135,6 +162,9 @@ class TestCommentDetailEndpoint(TestCommentsEndpoint):
 
 
 class TestPresenceEndpoint(TenancyContract):
+    routes = ("collaboration-api:presence",)
+    list_queries = 3
+
     viewer_may_write = True
 
     def list_url(self, world):
@@ -168,6 +198,12 @@ class NotificationContract(TenancyContract):
 
 
 class TestNotificationsEndpoint(NotificationContract):
+    routes = (
+        "collaboration-api:notifications",
+        "collaboration-api:notifications-read-all",
+    )
+    list_queries = 4
+
     def list_url(self, world):
         return ws_url(world, "notifications/")
 
@@ -176,6 +212,12 @@ class TestNotificationsEndpoint(NotificationContract):
 
 
 class TestNotificationUnreadCountEndpoint(NotificationContract):
+    routes = (
+        "collaboration-api:notifications-unread-count",
+        "collaboration-api:notification-read",
+    )
+    list_queries = 3
+
     def list_url(self, world):
         return ws_url(world, "notifications/unread-count/")
 
