@@ -8,6 +8,6 @@ class BillingConfig(AppConfig):
     def ready(self):
         from common import limits
 
-        from . import services, stores  # noqa: F401  (stores registers the KPI, priors and log stores)
+        from . import services, stores  # noqa: F401  (stores registers the KPI and priors stores)
 
         limits.register(services.entitlement_enforce)

@@ -17,8 +17,4 @@ BEAT_SCHEDULE = {
         "task": "billing.recompute_priors",
         "schedule": crontab(minute=20),
     },
-    "billing-prune-request-logs": {
-        "task": "billing.prune_request_logs",
-        "schedule": crontab(hour=3, minute=15),
-    },
 }

@@ -1,9 +1,9 @@
-"""Billing's file stores: KPI events (append-only JSONL), outcome priors, request logs.
+"""Billing's file stores: KPI events (append-only JSONL) and outcome priors.
 
 None of these is the only copy of anything that matters: KPI events are semi-critical
 history (their daily aggregates are in the database), priors are recomputed from those
-aggregates, request logs are ephemeral. Every reader here therefore tolerates a missing
-folder, a missing file and a torn or corrupt line; every writer creates what it needs.
+aggregates. Every reader here therefore tolerates a missing folder, a missing file and
+a torn or corrupt line; every writer creates what it needs.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from django.conf import settings
 
+from common import request_logs
+from common.jsonl import JsonlRead, append_jsonl, read_jsonl  # noqa: F401  (re-exported)
 from governance.registry import DataClass, register_store
 
 logger = logging.getLogger(__name__)
@@ -25,63 +26,6 @@ logger = logging.getLogger(__name__)
 KPI_FOLDER = "kpi"
 KPI_IDEMPOTENCY_TTL = 24 * 3600
 PRIORS_FILE = "priors.json"
-LOG_PREFIX = "holdfast-"
-
-
-def _json_line(obj: dict) -> bytes:
-    return (json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str) + "\n").encode()
-
-
-def append_jsonl(path: Path, obj: dict) -> None:
-    """Append one JSON object as one line; never rewrites what is there.
-
-    If an earlier writer died mid-line (the file does not end in a newline), a newline is
-    written first, so only the torn line is lost, not the event appended after it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = _json_line(obj)
-    with open(path, "a+b") as fh:  # append mode: every write lands at the end
-        size = fh.seek(0, os.SEEK_END)
-        if size:
-            fh.seek(size - 1)
-            if fh.read(1) != b"\n":
-                data = b"\n" + data
-        fh.write(data)
-        fh.flush()
-
-
-@dataclass
-class JsonlRead:
-    """What a tolerant read found: the parsed objects and how many lines it skipped."""
-
-    rows: list[dict] = field(default_factory=list)
-    skipped: int = 0
-
-
-def read_jsonl(path: Path) -> JsonlRead:
-    """Every JSON object in `path`; torn or corrupt lines are skipped and counted."""
-    result = JsonlRead()
-    try:
-        fh = open(path, "rb")  # noqa: SIM115  (closed below; a missing file is an empty read)
-    except FileNotFoundError:
-        return result
-    with fh:
-        for raw in fh:
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                obj = json.loads(line)
-            except (UnicodeDecodeError, ValueError):
-                result.skipped += 1
-                continue
-            if not isinstance(obj, dict):
-                result.skipped += 1
-                continue
-            result.rows.append(obj)
-    if result.skipped:
-        logger.warning("skipped %d unreadable line(s) in %s", result.skipped, path)
-    return result
 
 
 # --- KPI events ------------------------------------------------------------------------
@@ -165,39 +109,6 @@ def priors_read() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-# --- structured request logs --------------------------------------------------------------
-
-
-def log_dir() -> Path:
-    return Path(settings.LOG_DIR)
-
-
-def log_path(day: date) -> Path:
-    return log_dir() / f"{LOG_PREFIX}{day.isoformat()}.jsonl"
-
-
-def log_append(record: dict, *, day: date) -> None:
-    append_jsonl(log_path(day), record)
-
-
-def log_files() -> list[tuple[date, Path]]:
-    """(day, path) of every request-log file, oldest first; other files are ignored."""
-    try:
-        names = os.listdir(log_dir())
-    except FileNotFoundError:
-        return []
-    found = []
-    for name in names:
-        if not (name.startswith(LOG_PREFIX) and name.endswith(".jsonl")):
-            continue
-        try:
-            day = date.fromisoformat(name[len(LOG_PREFIX) : -len(".jsonl")])
-        except ValueError:
-            continue
-        found.append((day, log_dir() / name))
-    return sorted(found)
-
-
 # --- registration ------------------------------------------------------------------------
 
 register_store(
@@ -235,14 +146,6 @@ register_store(
     reason="Per-user request timestamps of the KPI endpoint's rate limit (KPI_RATE_LIMIT).",
     ttl=24 * 3600,  # DRF expires each key after the rate's window (at most a day)
 )
-register_store(
-    "billing.request_logs",
-    DataClass.EPHEMERAL,
-    storage="LOG_DIR/holdfast-YYYY-MM-DD.jsonl",
-    reason="Structured request logs (one JSON object per request) for debugging.",
-    append_only=True,
-    ttl=settings.LOG_RETENTION_DAYS * 86400,
-    cleanup="billing.prune_request_logs",
-    tolerant_reader=True,
-    writer=log_append,
-)
+# Request logs are the kernel's (`common.request_logs`), but the kernel cannot import the
+# registry above it; they are registered here until governance registers kernel stores.
+register_store(**request_logs.store_entry())

@@ -156,10 +156,6 @@ def test_both_stores_are_registered():
     assert kpi.writer is stores.kpi_append and kpi.storage == ".cache/kpi/*.jsonl"
     priors = entries["billing.outcome_priors"]
     assert priors.tolerant_reader and priors.atomic_replace and priors.writer is stores.write_atomic
-    logs = entries["billing.request_logs"]
-    assert (
-        logs.data_class == "ephemeral" and logs.ttl and logs.cleanup == "billing.prune_request_logs"
-    )
 
 
 class TestKpiEndpoint(TenancyContract):

@@ -6,7 +6,10 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from billing import services, stores
+from common import request_logs as stores
+from common.schedule import BEAT_SCHEDULE
+from common.tasks import prune_request_logs
+from governance.registry import store_entries
 from tests.tenancy import api_client
 
 
@@ -61,17 +64,15 @@ def test_pruning_keeps_the_retention_window(settings):
     for age in range(0, 20):
         stores.log_append({"age": age}, day=today - timedelta(days=age))
     (settings.LOG_DIR / "notes.txt").write_text("not a log")
-    removed = services.request_logs_prune(today=today, retention_days=14)
+    removed = stores.request_logs_prune(today=today, retention_days=14)
     assert len(removed) == 6  # ages 14..19
     kept = sorted(day for day, _ in stores.log_files())
     assert kept[0] == today - timedelta(days=13) and kept[-1] == today and len(kept) == 14
     assert (settings.LOG_DIR / "notes.txt").exists()
-    assert services.request_logs_prune(today=today, retention_days=14) == []
+    assert stores.request_logs_prune(today=today, retention_days=14) == []
 
 
 def test_prune_task_reads_the_setting(settings, db):  # every task checks the schema version
-    from billing.tasks import prune_request_logs
-
     settings.LOG_RETENTION_DAYS = 2
     today = timezone.now().date()
     for age in range(5):
@@ -82,4 +83,22 @@ def test_prune_task_reads_the_setting(settings, db):  # every task checks the sc
 
 def test_pruning_a_missing_folder_is_a_no_op(settings):
     assert not settings.LOG_DIR.exists()
-    assert services.request_logs_prune() == []
+    assert stores.request_logs_prune() == []
+
+
+def test_the_log_store_is_registered_with_its_cleanup_job():
+    logs = {e.key: e for e in store_entries()}["common.request_logs"]
+    assert (
+        logs.data_class == "ephemeral" and logs.ttl and logs.cleanup == "common.prune_request_logs"
+    )
+    assert logs.writer is stores.log_append
+
+
+def test_the_prune_job_is_in_beat_and_names_a_registered_task():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in BEAT_SCHEDULE.items():
+        assert app.conf.beat_schedule[name]["task"] == entry["task"]
+        assert entry["task"] in app.tasks, entry["task"]
+    assert {entry["task"] for entry in BEAT_SCHEDULE.values()} == {"common.prune_request_logs"}
