@@ -6,6 +6,7 @@ from accounts.models import Role, Team, User, role_at_least
 from accounts.selectors import team_role
 from common import limits
 from common.exceptions import Conflict, Forbidden
+from governance.history import save_tracked
 
 from .models import Project, ProjectStatus, Workspace
 
@@ -21,24 +22,21 @@ def workspace_create(
     limits.enforce("workspaces", team=team)
     workspace = Workspace(team=team, name=name, slug=slug, description=description)
     workspace.full_clean()
-    workspace._history_user = actor
-    workspace._change_reason = "workspace created"
-    workspace.save()
+    save_tracked(workspace, actor=actor, reason="workspace created")
     return workspace
 
 
 @transaction.atomic
 def workspace_update(*, workspace: Workspace, actor: User, **fields) -> Workspace:
-    changed = []
+    changed: list[str] = []
     for name in ("name", "description"):
         if name in fields and getattr(workspace, name) != fields[name]:
             setattr(workspace, name, fields[name])
             changed.append(name)
     if changed:
         workspace.full_clean()
-        workspace._history_user = actor
-        workspace._change_reason = f"workspace updated: {', '.join(changed)}"
-        workspace.save(update_fields=[*changed, "updated_at"])
+        reason = f"workspace updated: {', '.join(changed)}"
+        save_tracked(workspace, actor=actor, reason=reason, update_fields=changed)
     return workspace
 
 
@@ -51,15 +49,13 @@ def project_create(
     limits.enforce("projects_per_workspace", workspace=workspace, team=workspace.team)
     project = Project(workspace=workspace, name=name, slug=slug, description=description)
     project.full_clean()
-    project._history_user = actor
-    project._change_reason = "project created"
-    project.save()
+    save_tracked(project, actor=actor, reason="project created")
     return project
 
 
 @transaction.atomic
 def project_update(*, project: Project, actor: User, **fields) -> Project:
-    changed = []
+    changed: list[str] = []
     for name in ("name", "description", "status"):
         if name in fields and getattr(project, name) != fields[name]:
             setattr(project, name, fields[name])
@@ -71,9 +67,8 @@ def project_update(*, project: Project, actor: User, **fields) -> Project:
         changed.append("slug")
     if changed:
         project.full_clean()
-        project._history_user = actor
-        project._change_reason = fields.get("reason") or f"project updated: {', '.join(changed)}"
-        project.save(update_fields=[*changed, "updated_at"])
+        reason = fields.get("reason") or f"project updated: {', '.join(changed)}"
+        save_tracked(project, actor=actor, reason=reason, update_fields=changed)
     return project
 
 
