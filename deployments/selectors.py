@@ -41,9 +41,14 @@ def step_list(*, run: Run) -> QuerySet[RunStep]:
 
 
 def artifact_list(
-    *, project: Project, kind: str | None = None, logical_key: str | None = None
+    *,
+    project: Project,
+    kind: str | None = None,
+    logical_key: str | None = None,
+    latest: bool = False,
 ) -> QuerySet[Artifact]:
-    qs = Artifact.objects.filter(project=project)
+    """The project's artifacts, optionally only the newest version of each key."""
+    qs = artifact_latest(project=project) if latest else Artifact.objects.filter(project=project)
     if kind:
         qs = qs.filter(kind=kind)
     if logical_key:

@@ -11,34 +11,24 @@ import binascii
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import Role
 from common.exceptions import ValidationFailed
-from workspaces.viewsets import ProjectScopedViewSet
+from workspaces.viewsets import (
+    IDEMPOTENCY_KEY_HEADER,
+    ProjectScopedViewSet,
+    ScopedListMixin,
+    ScopedRetrieveMixin,
+)
 
 from .. import selectors, services
 from ..export import stream_export
 from ..models import Repo, Run, RunStep
 from . import serializers as s
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Retrying with the same key returns the first result instead of a duplicate.",
-)
-
-
-def _idempotency_key(request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 128:
-        raise ValidationFailed("An Idempotency-Key is at most 128 characters.", field="headers")
-    return key
 
 
 def _action_payload(request) -> dict:
@@ -47,21 +37,9 @@ def _action_payload(request) -> dict:
     return {k: v for k, v in data.items() if k != "approval"}
 
 
-class PipelineViewSet(ProjectScopedViewSet):
+class PipelineViewSet(ScopedListMixin, ScopedRetrieveMixin, ProjectScopedViewSet):
     lookup_value_converter = "uuid"
     output_serializer = None
-
-    def _list(self, queryset):
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.output_serializer(page, many=True).data)
-
-    def _out(self, obj, code=status.HTTP_200_OK):
-        return Response(self.output_serializer(obj).data, status=code)
-
-    def _in(self, serializer_class, **kwargs):
-        data = serializer_class(data=self.request.data, **kwargs)
-        data.is_valid(raise_exception=True)
-        return data.validated_data
 
     def _related(self, model, pk, field: str):
         """A run, step or repo of this project by id, or a 400 on `field`."""
@@ -87,29 +65,23 @@ class RepoViewSet(PipelineViewSet):
     def scoped_queryset(self, workspace):
         return selectors.repo_list(project=self.project)
 
-    def list(self, request, **kwargs):
-        return self._list(self.get_queryset())
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
-
     @extend_schema(request=s.RepoInput, responses={201: s.RepoOutput})
     def create(self, request, **kwargs):
-        data = self._in(s.RepoInput)
+        data = self.validated(s.RepoInput)
         repo = services.repo_connect(project=self.project, actor=request.user, **data)
-        return self._out(repo, status.HTTP_201_CREATED)
+        return self.respond(repo, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RepoUpdateInput, responses={200: s.RepoOutput})
     def partial_update(self, request, **kwargs):
         repo = self.get_object()
-        data = self._in(s.RepoUpdateInput, partial=True)
-        return self._out(services.repo_update(repo=repo, actor=request.user, **data))
+        data = self.validated(s.RepoUpdateInput, partial=True)
+        return self.respond(services.repo_update(repo=repo, actor=request.user, **data))
 
     @extend_schema(request=s.RepoPushInput, responses={200: s.SideEffectOutput})
     @action(detail=True, methods=["post"])
     def push(self, request, **kwargs):
         repo = self.get_object()
-        data = self._in(s.RepoPushInput)
+        data = self.validated(s.RepoPushInput)
         result, replayed = services.repo_push(
             repo=repo,
             branch=data["branch"],
@@ -127,7 +99,7 @@ class RepoViewSet(PipelineViewSet):
     @action(detail=True, methods=["post"])
     def merge(self, request, **kwargs):
         repo = self.get_object()
-        data = self._in(s.RepoMergeInput)
+        data = self.validated(s.RepoMergeInput)
         result, replayed = services.repo_merge(
             repo=repo,
             head=data["head"],
@@ -153,34 +125,28 @@ class RunViewSet(PipelineViewSet):
     def scoped_queryset(self, workspace):
         return selectors.run_list(project=self.project)
 
-    def list(self, request, **kwargs):
-        return self._list(self.get_queryset())
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
-
     @extend_schema(
         request=s.RunInput,
         responses={201: s.RunOutput, 200: s.RunOutput},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
     )
     def create(self, request, **kwargs):
-        data = self._in(s.RunInput)
+        data = self.validated(s.RunInput)
         run, created = services.run_create(
             project=self.project,
             kind=data["kind"],
             metadata=data["metadata"],
             actor=request.user,
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=self.idempotency_key(),
         )
-        return self._out(run, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.respond(run, code=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=s.RunTransitionInput, responses={200: s.RunOutput})
     @action(detail=True, methods=["post"])
     def transition(self, request, **kwargs):
         run = self.get_object()
-        data = self._in(s.RunTransitionInput)
-        return self._out(
+        data = self.validated(s.RunTransitionInput)
+        return self.respond(
             services.run_transition(run=run, status=data["status"], actor=request.user)
         )
 
@@ -196,50 +162,44 @@ class RunViewSet(PipelineViewSet):
     def steps(self, request, **kwargs):
         run = self.get_object()
         if request.method == "GET":
-            page = self.paginate_queryset(selectors.step_list(run=run))
-            return self.get_paginated_response(s.StepOutput(page, many=True).data)
-        data = self._in(s.StepInput)
+            return self.paginated(selectors.step_list(run=run), serializer=s.StepOutput)
+        data = self.validated(s.StepInput)
         step, replayed = services.step_record(run=run, actor=request.user, **data)
         code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
-        return Response(s.StepOutput(step).data, status=code)
+        return self.respond(step, serializer=s.StepOutput, code=code)
 
 
 # --- artifacts -----------------------------------------------------------------------------
 
 
-class ArtifactViewSet(PipelineViewSet):
-    """Versioned artifacts; `export.zip` streams the latest version of each."""
-
-    serializer_class = output_serializer = s.ArtifactOutput
-
-    def scoped_queryset(self, workspace):
-        return selectors.artifact_list(project=self.project)
-
-    @extend_schema(
+@extend_schema_view(
+    list=extend_schema(
         parameters=[
             OpenApiParameter("kind", OpenApiTypes.STR),
             OpenApiParameter("logical_key", OpenApiTypes.STR),
             OpenApiParameter("latest", OpenApiTypes.BOOL, description="Only the newest versions."),
         ]
     )
-    def list(self, request, **kwargs):
-        params = request.query_params
-        if params.get("latest") in ("1", "true"):
-            queryset = selectors.artifact_latest(project=self.project)
-        else:
-            queryset = self.get_queryset()
-        if params.get("kind"):
-            queryset = queryset.filter(kind=params["kind"])
-        if params.get("logical_key"):
-            queryset = queryset.filter(logical_key=params["logical_key"])
-        return self._list(queryset)
+)
+class ArtifactViewSet(PipelineViewSet):
+    """Versioned artifacts; `export.zip` streams the latest version of each."""
 
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
+    serializer_class = output_serializer = s.ArtifactOutput
+
+    def scoped_queryset(self, workspace):
+        if self.action != "list":
+            return selectors.artifact_list(project=self.project)
+        params = self.request.query_params
+        return selectors.artifact_list(
+            project=self.project,
+            kind=params.get("kind"),
+            logical_key=params.get("logical_key"),
+            latest=params.get("latest") in ("1", "true"),
+        )
 
     @extend_schema(request=s.ArtifactInput, responses={201: s.ArtifactOutput})
     def create(self, request, **kwargs):
-        data = self._in(s.ArtifactInput)
+        data = self.validated(s.ArtifactInput)
         if "content_base64" in data:
             try:
                 content = base64.b64decode(data["content_base64"], validate=True)
@@ -262,7 +222,7 @@ class ArtifactViewSet(PipelineViewSet):
             metadata=data["metadata"],
             actor=request.user,
         )
-        return self._out(artifact, status.HTTP_201_CREATED)
+        return self.respond(artifact, code=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
@@ -295,6 +255,14 @@ class ArtifactViewSet(PipelineViewSet):
 # --- approvals -----------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR),
+            OpenApiParameter("scope", OpenApiTypes.STR),
+        ]
+    )
+)
 class ApprovalViewSet(PipelineViewSet):
     """Approval requests; deciding needs the admin or owner role (and not being the requester)."""
 
@@ -302,32 +270,18 @@ class ApprovalViewSet(PipelineViewSet):
     action_roles = {"approve": Role.ADMIN, "reject": Role.ADMIN}
 
     def scoped_queryset(self, workspace):
-        return selectors.approval_list(project=self.project)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR),
-            OpenApiParameter("scope", OpenApiTypes.STR),
-        ]
-    )
-    def list(self, request, **kwargs):
-        params = request.query_params
-        return self._list(
-            selectors.approval_list(
-                project=self.project, status=params.get("status"), scope=params.get("scope")
-            )
+        params = self.request.query_params if self.action == "list" else {}
+        return selectors.approval_list(
+            project=self.project, status=params.get("status"), scope=params.get("scope")
         )
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
 
     @extend_schema(
         request=s.ApprovalInput,
         responses={201: s.ApprovalOutput, 200: s.ApprovalOutput},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
     )
     def create(self, request, **kwargs):
-        data = self._in(s.ApprovalInput)
+        data = self.validated(s.ApprovalInput)
         run = self._related(Run, data.get("run"), "run")
         approval, created = services.approval_request(
             project=self.project,
@@ -339,16 +293,18 @@ class ApprovalViewSet(PipelineViewSet):
             expires_in=data.get("expires_in"),
             metadata=data["metadata"],
             actor=request.user,
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=self.idempotency_key(),
         )
-        return self._out(approval, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.respond(
+            approval, code=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(request=s.DecisionInput, responses={200: s.ApprovalOutput})
     @action(detail=True, methods=["post"])
     def approve(self, request, **kwargs):
         approval = self.get_object()
-        data = self._in(s.DecisionInput)
-        return self._out(
+        data = self.validated(s.DecisionInput)
+        return self.respond(
             services.approval_approve(approval=approval, actor=request.user, note=data["note"])
         )
 
@@ -356,8 +312,8 @@ class ApprovalViewSet(PipelineViewSet):
     @action(detail=True, methods=["post"])
     def reject(self, request, **kwargs):
         approval = self.get_object()
-        data = self._in(s.DecisionInput)
-        return self._out(
+        data = self.validated(s.DecisionInput)
+        return self.respond(
             services.approval_reject(approval=approval, actor=request.user, note=data["note"])
         )
 
@@ -365,32 +321,23 @@ class ApprovalViewSet(PipelineViewSet):
 # --- sandbox jobs ---------------------------------------------------------------------------
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR)]))
 class SandboxJobViewSet(PipelineViewSet):
     """Sandbox jobs: queued here, run by a Celery worker."""
 
     serializer_class = output_serializer = s.SandboxJobOutput
 
     def scoped_queryset(self, workspace):
-        return selectors.sandbox_job_list(project=self.project)
-
-    @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR)])
-    def list(self, request, **kwargs):
-        return self._list(
-            selectors.sandbox_job_list(
-                project=self.project, status=request.query_params.get("status")
-            )
-        )
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
+        params = self.request.query_params if self.action == "list" else {}
+        return selectors.sandbox_job_list(project=self.project, status=params.get("status"))
 
     @extend_schema(
         request=s.SandboxJobInput,
         responses={202: s.SandboxJobOutput, 200: s.SandboxJobOutput},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
     )
     def create(self, request, **kwargs):
-        data = self._in(s.SandboxJobInput)
+        data = self.validated(s.SandboxJobInput)
         run = self._related(Run, data.get("run"), "run")
         job, created = services.sandbox_job_create(
             project=self.project,
@@ -403,15 +350,15 @@ class SandboxJobViewSet(PipelineViewSet):
             env=data["env"],
             metadata=data["metadata"],
             actor=request.user,
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=self.idempotency_key(),
         )
-        return self._out(job, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return self.respond(job, code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={202: s.SandboxJobOutput})
     @action(detail=True, methods=["post"])
     def retry(self, request, **kwargs):
         job = services.sandbox_job_retry(job=self.get_object(), actor=request.user)
-        return self._out(job, status.HTTP_202_ACCEPTED)
+        return self.respond(job, code=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"])
@@ -430,40 +377,32 @@ class SandboxJobViewSet(PipelineViewSet):
 # --- deployments ---------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("environment", OpenApiTypes.STR),
+            OpenApiParameter("status", OpenApiTypes.STR),
+        ]
+    )
+)
 class DeploymentViewSet(PipelineViewSet):
     """Deployment records: created through the provider, then only moved forward."""
 
     serializer_class = output_serializer = s.DeploymentOutput
 
     def scoped_queryset(self, workspace):
-        return selectors.deployment_list(project=self.project)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("environment", OpenApiTypes.STR),
-            OpenApiParameter("status", OpenApiTypes.STR),
-        ]
-    )
-    def list(self, request, **kwargs):
-        params = request.query_params
-        return self._list(
-            selectors.deployment_list(
-                project=self.project,
-                environment=params.get("environment"),
-                status=params.get("status"),
-            )
+        params = self.request.query_params if self.action == "list" else {}
+        return selectors.deployment_list(
+            project=self.project, environment=params.get("environment"), status=params.get("status")
         )
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
 
     @extend_schema(
         request=s.DeploymentInput,
         responses={201: s.DeploymentOutput, 200: s.DeploymentOutput},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
     )
     def create(self, request, **kwargs):
-        data = self._in(s.DeploymentInput)
+        data = self.validated(s.DeploymentInput)
         deployment, created = services.deployment_create(
             project=self.project,
             environment=data["environment"],
@@ -475,16 +414,18 @@ class DeploymentViewSet(PipelineViewSet):
             approval_id=data.get("approval"),
             payload=_action_payload(request),
             actor=request.user,
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=self.idempotency_key(),
         )
-        return self._out(deployment, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.respond(
+            deployment, code=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(request=s.DeploymentTransitionInput, responses={200: s.DeploymentOutput})
     @action(detail=True, methods=["post"])
     def transition(self, request, **kwargs):
         deployment = self.get_object()
-        data = self._in(s.DeploymentTransitionInput)
-        return self._out(
+        data = self.validated(s.DeploymentTransitionInput)
+        return self.respond(
             services.deployment_transition(
                 deployment=deployment,
                 status=data["status"],
@@ -497,13 +438,13 @@ class DeploymentViewSet(PipelineViewSet):
     @action(detail=True, methods=["post"])
     def refresh(self, request, **kwargs):
         deployment = self.get_object()
-        return self._out(services.deployment_refresh(deployment=deployment, actor=request.user))
+        return self.respond(services.deployment_refresh(deployment=deployment, actor=request.user))
 
     @extend_schema(request=None, responses={200: s.DeploymentOutput})
     @action(detail=True, methods=["post"])
     def cancel(self, request, **kwargs):
         deployment = self.get_object()
-        return self._out(services.deployment_cancel(deployment=deployment, actor=request.user))
+        return self.respond(services.deployment_cancel(deployment=deployment, actor=request.user))
 
 
 # --- previews ------------------------------------------------------------------------------
@@ -520,23 +461,17 @@ class PreviewViewSet(PipelineViewSet):
     def scoped_queryset(self, workspace):
         return selectors.preview_list(project=self.project)
 
-    def list(self, request, **kwargs):
-        return self._list(self.get_queryset())
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
-
     @extend_schema(request=s.PreviewInput, responses={201: s.PreviewOutput})
     def create(self, request, **kwargs):
-        data = self._in(s.PreviewInput)
+        data = self.validated(s.PreviewInput)
         preview = services.preview_create(project=self.project, actor=request.user, **data)
-        return self._out(preview, status.HTTP_201_CREATED)
+        return self.respond(preview, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PreviewUpdateInput, responses={200: s.PreviewOutput})
     def partial_update(self, request, **kwargs):
         preview = self.get_object()
-        data = self._in(s.PreviewUpdateInput)
-        return self._out(
+        data = self.validated(s.PreviewUpdateInput)
+        return self.respond(
             services.preview_update(
                 preview=preview, actor=request.user, visibility=data["visibility"]
             )
@@ -550,20 +485,22 @@ class PreviewViewSet(PipelineViewSet):
     def versions(self, request, **kwargs):
         preview = self.get_object()
         if request.method == "GET":
-            page = self.paginate_queryset(selectors.preview_version_list(preview=preview))
-            return self.get_paginated_response(s.PreviewVersionOutput(page, many=True).data)
-        data = self._in(s.PreviewVersionInput)
+            versions = selectors.preview_version_list(preview=preview)
+            return self.paginated(versions, serializer=s.PreviewVersionOutput)
+        data = self.validated(s.PreviewVersionInput)
         version = services.preview_version_create(
             preview=preview, content=data["content"], activate=data["activate"], actor=request.user
         )
-        return Response(s.PreviewVersionOutput(version).data, status=status.HTTP_201_CREATED)
+        return self.respond(
+            version, serializer=s.PreviewVersionOutput, code=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=s.RollbackInput, responses={200: s.PreviewOutput})
     @action(detail=True, methods=["post"])
     def rollback(self, request, **kwargs):
         preview = self.get_object()
-        data = self._in(s.RollbackInput)
-        return self._out(
+        data = self.validated(s.RollbackInput)
+        return self.respond(
             services.preview_rollback(preview=preview, version=data["version"], actor=request.user)
         )
 
@@ -579,19 +516,13 @@ class InfraResourceViewSet(PipelineViewSet):
     def scoped_queryset(self, workspace):
         return selectors.infra_resource_list(project=self.project)
 
-    def list(self, request, **kwargs):
-        return self._list(self.get_queryset())
-
-    def retrieve(self, request, **kwargs):
-        return self._out(self.get_object())
-
     @extend_schema(
         request=s.InfraInput,
         responses={201: s.InfraOutput, 200: s.InfraOutput},
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY_HEADER],
     )
     def create(self, request, **kwargs):
-        data = self._in(s.InfraInput)
+        data = self.validated(s.InfraInput)
         resource, created = services.infra_provision(
             project=self.project,
             resource_type=data["resource_type"],
@@ -602,9 +533,11 @@ class InfraResourceViewSet(PipelineViewSet):
             approval_id=data.get("approval"),
             payload=_action_payload(request),
             actor=request.user,
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=self.idempotency_key(),
         )
-        return self._out(resource, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self.respond(
+            resource, code=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class ArtifactExportFileView(ArtifactViewSet):
