@@ -19,7 +19,8 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, Role, User, role_at_least
+from accounts.models import Role, User, role_at_least
+from accounts.selectors import team_role
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from workspaces.models import Project, Workspace
 
@@ -61,11 +62,7 @@ def _no_nul(value: str, *, field: str) -> None:
 
 
 def _is_admin(workspace: Workspace, user: User) -> bool:
-    role = (
-        Membership.objects.filter(team_id=workspace.team_id, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = team_role(user=user, team_id=workspace.team_id)
     return role is not None and role_at_least(role, Role.ADMIN)
 
 

@@ -9,7 +9,8 @@ from django.core.files.storage import default_storage
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
-from accounts.models import Membership, Role, role_at_least
+from accounts.models import Role, role_at_least
+from accounts.selectors import team_role
 from common.exceptions import Conflict, NotFound
 from workspaces.models import Project
 
@@ -135,11 +136,7 @@ def preview_for_viewer(*, slug: str, user) -> tuple[Preview, PreviewVersion]:
     if preview.visibility != PreviewVisibility.PUBLIC:
         if not user.is_authenticated:
             raise NotFound("Preview not found.")
-        role = (
-            Membership.objects.filter(team_id=preview.workspace.team_id, user=user)
-            .values_list("role", flat=True)
-            .first()
-        )
+        role = team_role(user=user, team_id=preview.workspace.team_id)
         allowed = role is not None and (
             preview.visibility == PreviewVisibility.TEAM
             or preview.created_by_id == user.pk

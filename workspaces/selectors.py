@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from accounts.models import Membership, Role, User, role_at_least
+from accounts.models import Role, User, role_at_least
+from accounts.selectors import team_role
 from common.exceptions import Forbidden, NotFound
 
 from .models import Project, Workspace
@@ -37,11 +38,7 @@ def workspace_access(*, user: User, slug: str) -> WorkspaceAccess:
     workspace = Workspace.objects.select_related("team").filter(slug=slug).first()
     if workspace is None:
         raise NotFound("Workspace not found.")
-    role = (
-        Membership.objects.filter(team_id=workspace.team_id, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = team_role(user=user, team_id=workspace.team_id)
     if role is None:
         raise NotFound("Workspace not found.")
     return WorkspaceAccess(workspace=workspace, role=role)

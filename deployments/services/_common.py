@@ -12,7 +12,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework import status as http_status
 
-from accounts.models import Membership, role_at_least
+from accounts.models import role_at_least
+from accounts.selectors import team_role
 from common.exceptions import Conflict, Forbidden, ServiceError, ValidationFailed
 from workspaces.models import Project
 
@@ -73,11 +74,7 @@ def _existing(model, project: Project, idempotency_key: str):
 
 
 def _role(project: Project, user) -> str | None:
-    return (
-        Membership.objects.filter(team_id=project.workspace.team_id, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    return team_role(user=user, team_id=project.workspace.team_id)
 
 
 def _require_role(project: Project, user, minimum: str, message: str) -> None:
