@@ -23,17 +23,9 @@ from . import serializers as s
 
 
 class CollabViewSet(WorkspaceScopedViewSet):
-    def _in(self, serializer_class, data=None):
-        serializer = serializer_class(data=self.request.data if data is None else data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
     def _query(self, serializer_class):
-        return self._in(serializer_class, data=self.request.query_params)
-
-    def _list(self, queryset, serializer_class):
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
+        """The query string validated by `serializer_class` (400 with field errors)."""
+        return self.validated(serializer_class, data=self.request.query_params)
 
 
 # --- threads ----------------------------------------------------------------------------
@@ -43,6 +35,7 @@ class ThreadViewSet(CollabViewSet):
     """`threads/`: the workspace's chat threads."""
 
     serializer_class = s.ThreadOutput
+    lookup_url_kwarg = "thread_id"
 
     def scoped_queryset(self, workspace):
         params = s.ThreadFilterInput(data=self.request.query_params)
@@ -52,11 +45,11 @@ class ThreadViewSet(CollabViewSet):
 
     @extend_schema(parameters=[s.ThreadFilterInput])
     def list(self, request, **kwargs):
-        return self._list(self.get_queryset(), s.ThreadOutput)
+        return self.paginated(self.get_queryset(), serializer=s.ThreadOutput)
 
     @extend_schema(request=s.ThreadInput, responses={201: s.ThreadOutput})
     def create(self, request, **kwargs):
-        data = self._in(s.ThreadInput)
+        data = self.validated(s.ThreadInput)
         project = None
         if data["project"] is not None:
             project = Project.objects.filter(workspace=self.workspace, pk=data["project"]).first()
@@ -68,13 +61,12 @@ class ThreadViewSet(CollabViewSet):
         return Response(s.ThreadOutput(thread).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, thread_id=None, **kwargs):
-        thread = selectors.thread_get(workspace=self.workspace, thread_id=thread_id)
-        return Response(s.ThreadOutput(thread).data)
+        return Response(s.ThreadOutput(self.get_object()).data)
 
     @extend_schema(request=s.ThreadUpdateInput, responses={200: s.ThreadOutput})
     def partial_update(self, request, thread_id=None, **kwargs):
-        thread = selectors.thread_get(workspace=self.workspace, thread_id=thread_id)
-        data = self._in(s.ThreadUpdateInput)
+        thread = self.get_object()
+        data = self.validated(s.ThreadUpdateInput)
         thread = services.thread_update(thread=thread, title=data["title"], actor=request.user)
         return Response(s.ThreadOutput(thread).data)
 
@@ -92,9 +84,10 @@ class MessageViewSet(ThreadChildViewSet):
     """`threads/{id}/messages/`: the current messages (the materialized view)."""
 
     serializer_class = s.MessageOutput
+    lookup_url_kwarg = "message_id"
 
     def scoped_queryset(self, workspace):
-        return self.thread.messages.all()
+        return self.thread.messages.select_related("author")
 
     @extend_schema(
         parameters=[
@@ -120,7 +113,7 @@ class MessageViewSet(ThreadChildViewSet):
 
     @extend_schema(request=s.MessageInput, responses={201: s.MessageOutput, 200: s.MessageOutput})
     def create(self, request, **kwargs):
-        data = self._in(s.MessageInput)
+        data = self.validated(s.MessageInput)
         message, created = services.message_post(
             thread=self.thread, body=data["body"], client_id=data["client_id"], actor=request.user
         )
@@ -129,8 +122,7 @@ class MessageViewSet(ThreadChildViewSet):
         return Response(s.MessageOutput(message).data, status=code)
 
     def retrieve(self, request, message_id=None, **kwargs):
-        message = selectors.message_get(thread=self.thread, message_id=message_id)
-        return Response(s.MessageOutput(message).data)
+        return Response(s.MessageOutput(self.get_object()).data)
 
     @extend_schema(responses={200: s.MessageOutput})
     def destroy(self, request, message_id=None, **kwargs):
@@ -142,7 +134,7 @@ class MessageViewSet(ThreadChildViewSet):
     @extend_schema(request=s.MessageEditInput, responses={200: s.MessageOutput})
     def edit(self, request, message_id=None, **kwargs):
         """Records an edit event (author only)."""
-        data = self._in(s.MessageEditInput)
+        data = self.validated(s.MessageEditInput)
         services.message_edit(
             thread=self.thread, message_id=message_id, body=data["body"], actor=request.user
         )
@@ -160,7 +152,7 @@ class ReactionViewSet(ThreadChildViewSet):
 
     @extend_schema(request=s.ReactionInput, responses={200: s.MessageOutput})
     def create(self, request, message_id=None, **kwargs):
-        data = self._in(s.ReactionInput)
+        data = self.validated(s.ReactionInput)
         return self._react(message_id, data["emoji"], removed=False)
 
     @extend_schema(
@@ -229,11 +221,11 @@ class CommentViewSet(CollabViewSet):
     def list(self, request, **kwargs):
         query = self._query(s.CommentListQuery)
         qs = selectors.comment_list(workspace=self.workspace, project_id=query.get("project"))
-        return self._list(qs, s.CommentOutput)
+        return self.paginated(qs, serializer=s.CommentOutput)
 
     @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
     def create(self, request, **kwargs):
-        data = self._in(s.CommentInput)
+        data = self.validated(s.CommentInput)
         project = Project.objects.filter(workspace=self.workspace, pk=data["project"]).first()
         if project is None:
             raise ValidationFailed("No project with this id here.", field="project")
@@ -253,20 +245,20 @@ class CommentViewSet(CollabViewSet):
         return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None, **kwargs):
-        comment = selectors.comment_get(workspace=self.workspace, comment_id=pk)
+        comment = self.get_object()
         return Response(s.CommentOutput(comment).data)
 
     @extend_schema(request=s.CommentUpdateInput, responses={200: s.CommentOutput})
     def partial_update(self, request, pk=None, **kwargs):
-        comment = selectors.comment_get(workspace=self.workspace, comment_id=pk)
-        data = self._in(s.CommentUpdateInput)
+        comment = self.get_object()
+        data = self.validated(s.CommentUpdateInput)
         comment = services.comment_update(comment=comment, body=data["body"], actor=request.user)
         return Response(s.CommentOutput(comment).data)
 
     @extend_schema(responses={200: s.CommentOutput})
     def destroy(self, request, pk=None, **kwargs):
         """Soft delete (author or admin): the text is kept in the comment's history."""
-        comment = selectors.comment_get(workspace=self.workspace, comment_id=pk)
+        comment = self.get_object()
         comment = services.comment_delete(comment=comment, actor=request.user)
         return Response(s.CommentOutput(comment).data)
 
@@ -291,7 +283,7 @@ class PresenceViewSet(CollabViewSet):
 
     @extend_schema(request=s.PresenceInput, responses={200: s.PresenceHeartbeatOutput})
     def heartbeat(self, request, **kwargs):
-        data = self._in(s.PresenceInput)
+        data = self.validated(s.PresenceInput)
         entry = services.presence_heartbeat(
             workspace=self.workspace,
             actor=request.user,
@@ -327,7 +319,7 @@ class NotificationViewSet(CollabViewSet):
         qs = selectors.notification_list(
             workspace=self.workspace, user=request.user, unread=query["unread"]
         )
-        return self._list(qs, s.NotificationOutput)
+        return self.paginated(qs, serializer=s.NotificationOutput)
 
     @extend_schema(responses={200: s.UnreadCountOutput})
     def unread_count(self, request, **kwargs):
