@@ -15,5 +15,10 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER, label="Role")
+
+
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, initial="default", label="Token name")

@@ -18,6 +18,12 @@ urlpatterns = [
         views.member_remove,
         name="member-remove",
     ),
+    path(W + "settings/invitations/", views.invitation_create, name="invitation-create"),
+    path(
+        W + "settings/invitations/<uuid:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation-revoke",
+    ),
     path(W + "settings/tokens/", views.token_create, name="token-create"),
     path(W + "settings/tokens/<uuid:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -11,13 +11,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.models import Membership, Role
+from accounts.models import InvitationStatus, Membership, Role
 from common import panels
 from common.exceptions import NotFound, ServiceError
 from governance import selectors as governance_selectors
 
 from . import selectors, services
-from .forms import ProjectForm, RoleForm, TokenForm
+from .forms import InvitationForm, ProjectForm, RoleForm, TokenForm
 from .models import Project
 from .pages import form_error, page_context, paginate, workspace_page
 
@@ -125,7 +125,9 @@ def history(request, access):
 # --- settings: members and roles, API tokens --------------------------------------------
 
 
-def _settings_response(request, access, *, token_form=None, new_token=None, role_errors=None):
+def _settings_response(
+    request, access, *, token_form=None, new_token=None, role_errors=None, invite_form=None
+):
     team = access.workspace.team
     return render(
         request,
@@ -141,6 +143,16 @@ def _settings_response(request, access, *, token_form=None, new_token=None, role
             token_form=token_form or TokenForm(),
             new_token=new_token,
             role_errors=role_errors or {},
+            invitations=(
+                list(
+                    account_selectors.invitation_list(team=team).filter(
+                        status=InvitationStatus.PENDING
+                    )[:50]
+                )
+                if access.is_admin
+                else []
+            ),
+            invite_form=invite_form or InvitationForm(),
         ),
     )
 
@@ -191,6 +203,38 @@ def member_remove(request, access, membership_id):
         return _settings_response(request, access, role_errors={membership.pk: exc.message})
     messages.success(request, f"@{membership.user.handle} was removed from the team.")
     return redirect(f"/w/{access.workspace.slug}/settings/")
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def invitation_create(request, access):
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            account_services.invitation_create(
+                team=access.workspace.team,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                actor=request.user,
+            )
+        except ServiceError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect(f"/w/{access.workspace.slug}/settings/#invitations")
+    return _settings_response(request, access, invite_form=form)
+
+
+@workspace_page(write=Role.ADMIN)
+@require_POST
+def invitation_revoke(request, access, invitation_id):
+    team = access.workspace.team
+    invitation = account_selectors.invitation_list(team=team).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("No such invitation.")
+    account_services.invitation_revoke(invitation=invitation, actor=request.user)
+    messages.success(request, f"The invitation to {invitation.email} was revoked.")
+    return redirect(f"/w/{access.workspace.slug}/settings/#invitations")
 
 
 # A token belongs to the signed-in user, not to the workspace: viewers manage their own.

@@ -39,7 +39,7 @@ class TestHistoryPage(PageContract):
 
 
 class TestSettingsPage(PageContract):
-    queries = 9
+    queries = 10  # an admin's page also lists pending invitations
     write_marker = "Change role"
     writer = "admin"
 
@@ -125,3 +125,40 @@ def test_posts_need_the_csrf_token(world):
 def test_settings_page_keeps_an_invitations_block(world):
     body = signed_in(world.admin).get(f"/w/{world.workspace.slug}/settings/").content.decode()
     assert 'id="invitations"' in body
+
+
+@pytest.mark.django_db
+def test_admin_invites_from_the_settings_page_and_revokes(
+    world, mailoutbox, django_capture_on_commit_callbacks
+):
+    from accounts.models import Invitation, InvitationStatus
+
+    url = f"/w/{world.workspace.slug}/settings/invitations/"
+    client = signed_in(world.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"email": "new@example.com", "role": "member"})
+    assert response.status_code == 302
+    invitation = Invitation.objects.get(email="new@example.com")
+    assert invitation.team == world.workspace.team and invitation.role == Role.MEMBER
+    assert len(mailoutbox) == 1 and "/invitations/" in mailoutbox[0].body
+    body = client.get(f"/w/{world.workspace.slug}/settings/").content.decode()
+    assert "new@example.com" in body
+    response = client.post(f"{url}{invitation.pk}/revoke/")
+    assert response.status_code == 302
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.REVOKED
+
+
+@pytest.mark.django_db
+def test_invitation_form_keeps_input_on_error_and_members_are_refused(world):
+    url = f"/w/{world.workspace.slug}/settings/invitations/"
+    response = signed_in(world.admin).post(url, {"email": "not-an-email", "role": "member"})
+    assert response.status_code == 200
+    assert 'value="not-an-email"' in response.content.decode()
+    assert (
+        signed_in(world.member).post(url, {"email": "a@b.co", "role": "member"}).status_code == 403
+    )
+    assert (
+        'action="' + url
+        not in signed_in(world.member).get(f"/w/{world.workspace.slug}/settings/").content.decode()
+    )
