@@ -88,18 +88,21 @@ def user_update(*, user: User, fields: list[str], actor: User | None, reason: st
         if User.objects.filter(email=user.email).exclude(pk=user.pk).exists():
             raise Conflict("A user with this email already exists.", field="email")
     user.full_clean(exclude=["password"])
-    user._history_user = actor
-    user._change_reason = reason or f"changed {', '.join(sorted(fields))}"
-    user.save(update_fields=[*sorted(fields), "updated_at"])
+    save_tracked(
+        user,
+        actor=actor,
+        reason=reason or f"changed {', '.join(sorted(fields))}",
+        update_fields=[*sorted(fields)],
+    )
     return user
 
 
 @transaction.atomic
 def user_set_status(*, user: User, status: str, actor: User | None, reason: str = "") -> User:
     user.status = UserStatus(status)
-    user._history_user = actor
-    user._change_reason = reason or f"status set to {status}"
-    user.save(update_fields=["status", "updated_at"])
+    save_tracked(
+        user, actor=actor, reason=reason or f"status set to {status}", update_fields=["status"]
+    )
     return user
 
 
@@ -110,13 +113,9 @@ def team_create(*, name: str, slug: str, actor: User) -> Team:
         raise Conflict("A team with this slug already exists.", field="slug")
     team = Team(name=name, slug=slug)
     team.full_clean()
-    team._history_user = actor
-    team._change_reason = "team created"
-    team.save()
+    save_tracked(team, actor=actor, reason="team created")
     membership = Membership(team=team, user=actor, role=Role.OWNER)
-    membership._history_user = actor
-    membership._change_reason = "team creator becomes owner"
-    membership.save()
+    save_tracked(membership, actor=actor, reason="team creator becomes owner")
     return team
 
 
@@ -139,9 +138,7 @@ def membership_add(*, team: Team, user: User, role: str, actor: User) -> Members
         raise Conflict("This user is already a member of the team.", field="user")
     limits.enforce("seats", team=team)
     membership = Membership(team=team, user=user, role=role)
-    membership._history_user = actor
-    membership._change_reason = f"member added as {role}"
-    membership.save()
+    save_tracked(membership, actor=actor, reason=f"member added as {role}")
     return membership
 
 
@@ -152,10 +149,9 @@ def membership_change_role(*, membership: Membership, role: str, actor: User) ->
         owners = Membership.objects.filter(team=membership.team, role=Role.OWNER).count()
         if owners <= 1:
             raise ValidationFailed("A team must keep at least one owner.", field="role")
-    membership._change_reason = f"role changed from {membership.role} to {role}"
+    reason = f"role changed from {membership.role} to {role}"
     membership.role = role
-    membership._history_user = actor
-    membership.save(update_fields=["role", "updated_at"])
+    save_tracked(membership, actor=actor, reason=reason, update_fields=["role"])
     return membership
 
 
@@ -176,9 +172,7 @@ def capability_grant(*, user: User, capability: str, actor: User | None) -> Capa
     cap = Capability.objects.filter(user=user, capability=capability).first()
     if cap is None:
         cap = Capability(user=user, capability=capability)
-        cap._history_user = actor
-        cap._change_reason = f"capability {capability} granted"
-        cap.save()
+        save_tracked(cap, actor=actor, reason=f"capability {capability} granted")
     return cap
 
 
@@ -187,9 +181,7 @@ def token_create(*, user: User, name: str = "default") -> tuple[ApiToken, str]:
     """Create a token; returns the row and the plaintext, which is never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name or "default", prefix=raw[:10], key_hash=_hash_token(raw))
-    token._history_user = user
-    token._change_reason = "token created"
-    token.save()
+    save_tracked(token, actor=user, reason="token created")
     return token, raw
 
 
@@ -199,9 +191,7 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
         raise NotFound("No such token.")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
-        token._history_user = actor
-        token._change_reason = "token revoked"
-        token.save(update_fields=["revoked_at", "updated_at"])
+        save_tracked(token, actor=actor, reason="token revoked", update_fields=["revoked_at"])
     return token
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Role, User, role_at_least
 from accounts.selectors import team_role
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from governance.history import save_tracked
 from workspaces.models import Project, Workspace
 
 from . import presence
@@ -152,9 +153,7 @@ def comment_create(
     comment = Comment(
         workspace=workspace, project=project, parent=parent, author=actor, body=_clean_body(body)
     )
-    comment._history_user = actor
-    comment._change_reason = "comment created"
-    comment.save()
+    save_tracked(comment, actor=actor, reason="comment created")
     _notify_mentions_on_commit(
         workspace=workspace,
         actor=actor,
@@ -179,9 +178,7 @@ def comment_update(*, comment: Comment, body: str, actor: User) -> Comment:
     previous = comment.body
     comment.body = _clean_body(body)
     comment.edited_at = timezone.now()
-    comment._history_user = actor
-    comment._change_reason = "comment edited"
-    comment.save(update_fields=["body", "edited_at", "updated_at"])
+    save_tracked(comment, actor=actor, reason="comment edited", update_fields=["body", "edited_at"])
     _notify_mentions_on_commit(
         workspace=comment.workspace,
         actor=actor,
@@ -203,9 +200,12 @@ def comment_delete(*, comment: Comment, actor: User) -> Comment:
     comment.body = ""
     comment.is_deleted = True
     comment.deleted_at = timezone.now()
-    comment._history_user = actor
-    comment._change_reason = "comment deleted"
-    comment.save(update_fields=["body", "is_deleted", "deleted_at", "updated_at"])
+    save_tracked(
+        comment,
+        actor=actor,
+        reason="comment deleted",
+        update_fields=["body", "is_deleted", "deleted_at"],
+    )
     return comment
 
 
@@ -223,9 +223,7 @@ def thread_create(
     if project is not None and project.workspace_id != workspace.pk:
         raise ValidationFailed("No project with this id here.", field="project")
     thread = Thread(workspace=workspace, project=project, title=title[:200], created_by=actor)
-    thread._history_user = actor
-    thread._change_reason = "thread created"
-    thread.save()
+    save_tracked(thread, actor=actor, reason="thread created")
     return thread
 
 
@@ -237,9 +235,7 @@ def thread_update(*, thread: Thread, title: str, actor: User) -> Thread:
     _no_nul(title, field="title")
     thread = Thread.objects.select_for_update().get(pk=thread.pk)
     thread.title = title[:200]
-    thread._history_user = actor
-    thread._change_reason = "thread renamed"
-    thread.save(update_fields=["title", "updated_at"])
+    save_tracked(thread, actor=actor, reason="thread renamed", update_fields=["title"])
     return thread
 
 
