@@ -5,6 +5,8 @@ import uuid
 
 from django.db.models import Q, QuerySet
 
+from common.exceptions import NotFound
+
 from .models import ApiToken, Invitation, Membership, Team, User
 
 
@@ -21,6 +23,14 @@ def user_find(*, identifier: str) -> User | None:
 
 def team_list_for_user(*, user: User) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).distinct().order_by("name")
+
+
+def team_get_for_user(*, user: User, team_id) -> Team:
+    """The team `team_id` if `user` belongs to it; 404 for both missing and not a member."""
+    team = team_list_for_user(user=user).filter(pk=team_id).first()
+    if team is None:
+        raise NotFound("Team not found.")
+    return team
 
 
 def team_role(*, user: User, team: Team | None = None, team_id=None) -> str | None:

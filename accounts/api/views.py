@@ -96,14 +96,7 @@ class TeamMemberViewSet(viewsets.GenericViewSet):
     serializer_class = s.MemberOutput
 
     def _team(self) -> Team:
-        team = (
-            selectors.team_list_for_user(user=self.request.user)
-            .filter(pk=self.kwargs["team_id"])
-            .first()
-        )
-        if team is None:
-            raise NotFound("Team not found.")
-        return team
+        return selectors.team_get_for_user(user=self.request.user, team_id=self.kwargs["team_id"])
 
     def get_queryset(self):
         return selectors.team_members(team=self._team())
@@ -156,13 +149,7 @@ class TeamInvitationViewSet(viewsets.GenericViewSet):
     serializer_class = s.InvitationOutput
 
     def _team(self) -> Team:
-        team = (
-            selectors.team_list_for_user(user=self.request.user)
-            .filter(pk=self.kwargs["team_id"])
-            .first()
-        )
-        if team is None:
-            raise NotFound("Team not found.")
+        team = selectors.team_get_for_user(user=self.request.user, team_id=self.kwargs["team_id"])
         if not role_at_least(selectors.team_role(user=self.request.user, team=team), Role.ADMIN):
             raise Forbidden("Only a team owner or admin can manage invitations.")
         return team
