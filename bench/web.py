@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def _setup() -> None:
+    # Measure what production serves: DEBUG off (no query log, no debug template info).
+    os.environ.setdefault("DEBUG", "false")
     if not os.environ.get("DATABASE_URL"):
         os.environ["HOLDFAST_DATA_DIR"] = tempfile.mkdtemp(prefix="hf-web-bench-")
     import django
@@ -79,6 +81,14 @@ def bench(n: int, reps: int) -> list[tuple]:
             f"/w/{slug}/p/{filled.project.slug}/",
             api + f"comments/?project={filled.project.pk}",
         ),
+        *(
+            (
+                f"project?tab={tab}",
+                f"/w/{slug}/p/{filled.project.slug}/?tab={tab}",
+                api + f"projects/{filled.project.pk}/{tab}/",
+            )
+            for tab in ("previews", "deployments", "runs", "artifacts")
+        ),
         (
             "chat",
             f"/w/{slug}/chat/{filled.thread.pk}/",
@@ -112,17 +122,17 @@ def main() -> None:
         return f"{min(ts):6.1f} {statistics.median(ts):6.1f} {max(ts):6.1f}"
 
     head = f"{'page ms min/med/max':>22}  {'API ms min/med/max':>22}"
-    print(f"\n{'page':<10} {'rows':>6}  {head}  page/API")
+    print(f"\n{'page':<22} {'rows':>6}  {head}  page/API")
     medians = {}
     for name, n, page_t, api_t in results:
         ratio = statistics.median(page_t) / statistics.median(api_t)
         medians[(name, n)] = statistics.median(page_t)
-        print(f"{name:<10} {n:>6}  {fmt(page_t):>22}  {fmt(api_t):>22}  {ratio:6.2f}x")
+        print(f"{name:<22} {n:>6}  {fmt(page_t):>22}  {fmt(api_t):>22}  {ratio:6.2f}x")
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
         print(f"\nflat in rows (page median at {large} / at {small}):")
-        for name in ("workspace", "project", "chat"):
-            print(f"  {name:<10} {medians[(name, large)] / medians[(name, small)]:5.2f}x")
+        for name in dict.fromkeys(name for name, *_ in results):
+            print(f"  {name:<22} {medians[(name, large)] / medians[(name, small)]:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ renders the full page or, for htmx requests, the partial that changed.
 
 import uuid
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Role
 from common.exceptions import ServiceError
-from workspaces.pages import form_error, page_context, paginate, workspace_page
+from workspaces.pages import form_error, page_context, paginate, render_items, workspace_page
 from workspaces.views import project_get_by_slug, project_response
 
 from . import selectors, services
@@ -29,10 +30,6 @@ from .presence import PresenceActivity, PresenceStatus
 
 MESSAGES_SHOWN = 50
 QUICK_REACTIONS = ["👍", "🎉", "❤️"]
-
-
-def _present_ids(workspace) -> set[str]:
-    return {str(m.user.pk) for m in selectors.presence_list(workspace=workspace)}
 
 
 # --- threads ----------------------------------------------------------------------------
@@ -65,13 +62,40 @@ def threads(request, access):
     return _threads_response(request, access, form=form)
 
 
-def _chat_context(request, access, thread, **extra) -> dict:
+def _chat_context(request, access, thread, *, members=None, **extra) -> dict:
+    if members is None:
+        members = selectors.presence_list(workspace=access.workspace)
     return {
         "thread": thread,
-        "present_ids": _present_ids(access.workspace),
+        "chat_base": f"/w/{access.workspace.slug}/chat/{thread.pk}/messages/",
+        "present_ids": {str(m.user.pk) for m in members},
         "quick_reactions": QUICK_REACTIONS,
         **extra,
     }
+
+
+def _messages_html(request, access, thread, messages, *, present_ids) -> list:
+    """The thread's messages as HTML, each from the item cache while it is unchanged."""
+    viewer = request.user
+    context = {
+        "thread": thread,
+        "workspace": access.workspace,
+        "access": access,
+        "user": viewer,
+        "chat_base": f"/w/{access.workspace.slug}/chat/{thread.pk}/messages/",
+        "present_ids": present_ids,
+        "quick_reactions": QUICK_REACTIONS,
+    }
+
+    def version(m):
+        author = m.author
+        online = str(m.author_id) in present_ids
+        rights = (viewer.pk, access.can_write, access.is_admin)
+        return (m.pk, m.last_event_seq, author.handle, author.display_name, online, rights)
+
+    return render_items(
+        "collaboration/_message.html", messages, version=version, context=context, name="m"
+    )
 
 
 @workspace_page()
@@ -84,14 +108,16 @@ def thread_detail(request, access, thread_id):
         before_seq=int(before) if before and before.isdigit() else None,
         limit=MESSAGES_SHOWN,
     )
-    context = _chat_context(
-        request,
-        access,
-        thread,
+    members = list(selectors.presence_list(workspace=access.workspace))
+    context = _chat_context(request, access, thread, members=members)
+    context.update(
         page=page,
+        messages_html=_messages_html(
+            request, access, thread, page.messages, present_ids=context["present_ids"]
+        ),
         after_seq=thread.last_seq,
         form=MessageForm(initial={"client_id": uuid.uuid4().hex}),
-        presence_data={"members": selectors.presence_list(workspace=access.workspace)},
+        presence_data={"members": members},
     )
     return render(
         request, "collaboration/thread.html", page_context(request, access, nav="chat", **context)
@@ -144,23 +170,48 @@ def message_post(request, access, thread_id):
             return response
     template = "collaboration/_message_form.html" if request.htmx else "collaboration/thread.html"
     page = selectors.message_page(thread=thread, limit=MESSAGES_SHOWN)
-    context = _chat_context(request, access, thread, form=form, page=page)
-    context.update(after_seq=thread.last_seq, presence_data={"members": []})
+    members = list(selectors.presence_list(workspace=access.workspace))
+    context = _chat_context(request, access, thread, members=members, form=form, page=page)
+    context.update(
+        after_seq=thread.last_seq,
+        presence_data={"members": members},
+        messages_html=_messages_html(
+            request, access, thread, page.messages, present_ids=context["present_ids"]
+        ),
+    )
     return render(request, template, page_context(request, access, nav="chat", **context))
 
 
-def _message_response(request, access, thread, message_id, *, edit_form=None):
+def _message_response(request, access, thread, message_id, *, edit_form=None, message=None):
     if not request.htmx and edit_form is None:
-        return redirect(f"/w/{access.workspace.slug}/chat/{thread.pk}/")
-    message = selectors.message_get(thread=thread, message_id=message_id)
+        return redirect(f"/w/{access.workspace.slug}/chat/{thread.pk}/#msg-{message_id}")
+    message = message or selectors.message_get(thread=thread, message_id=message_id)
     context = _chat_context(request, access, thread, m=message, edit_form=edit_form)
-    return render(request, "collaboration/_message.html", page_context(request, access, **context))
+    template = "collaboration/_message.html" if request.htmx else "collaboration/message_edit.html"
+    return render(request, template, page_context(request, access, nav="chat", **context))
 
 
 @workspace_page()
-@require_POST
-def message_edit(request, access, thread_id, message_id):
+@require_http_methods(["GET", "HEAD"])
+def message_detail(request, access, thread_id, message_id):
+    """One message (htmx: its list item, e.g. after an edit is cancelled)."""
     thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    return _message_response(request, access, thread, message_id)
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD", "POST"])
+def message_edit(request, access, thread_id, message_id):
+    """GET: the message with its edit form (the author's only). POST: save the edit."""
+    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    if request.method != "POST":
+        message = selectors.message_get(thread=thread, message_id=message_id)
+        if message.author_id != request.user.pk or message.deleted:
+            raise PermissionDenied("Only the author may edit a message.")
+        form = MessageEditForm(initial={"body": message.body})
+        return _message_response(
+            request, access, thread, message_id, edit_form=form, message=message
+        )
     form = MessageEditForm(request.POST)
     if form.is_valid():
         try:
@@ -264,11 +315,58 @@ def comment_create(request, access, project_slug):
     return project_response(request, access, project, forms={key: form})
 
 
+def _comment_form_response(request, access, project, comment, *, heading, template, form):
+    """A comment's edit or reply form: the bare form for htmx, else a page holding it."""
+    context = _comment_context(access, project, comment=comment, form=form)
+    if request.htmx:
+        return render(request, template, {**context, "user": request.user})
+    context.update(heading=heading, form_template=template)
+    return render(
+        request, "collaboration/comment_form.html", page_context(request, access, **context)
+    )
+
+
 @workspace_page()
-@require_POST
-def comment_edit(request, access, project_slug, comment_id):
+@require_http_methods(["GET", "HEAD"])
+def comment_reply(request, access, project_slug, comment_id):
+    """The reply form for a top-level comment (posted to `comments/` with `parent`)."""
     project = project_get_by_slug(access, project_slug)
     comment = _comment(access, comment_id)
+    if not access.can_write or comment.is_deleted:
+        raise PermissionDenied("You cannot reply here.")
+    return _comment_form_response(
+        request,
+        access,
+        project,
+        comment,
+        heading="Reply",
+        template="collaboration/_comment_reply_form.html",
+        form=CommentForm(),
+    )
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD", "POST"])
+def comment_edit(request, access, project_slug, comment_id):
+    """GET: the edit form (author or admin). POST: save the edit."""
+    project = project_get_by_slug(access, project_slug)
+    comment = _comment(access, comment_id)
+    if request.method != "POST":
+        if (
+            not access.can_write
+            or comment.is_deleted
+            or not (comment.author_id == request.user.pk or access.is_admin)
+        ):
+            raise PermissionDenied("Only the author or an admin may edit this comment.")
+        return _comment_form_response(
+            request,
+            access,
+            project,
+            comment,
+            heading="Edit comment",
+            template="collaboration/_comment_edit_form.html",
+            form=CommentEditForm(initial={"body": comment.body}),
+        )
     form = CommentEditForm(request.POST)
     if form.is_valid():
         try:
@@ -359,6 +457,17 @@ def presence_panel(request, access, **page) -> dict:
     return {"members": selectors.presence_list(workspace=access.workspace)}
 
 
+def _comment_context(access, project, **extra) -> dict:
+    """What the comment templates read besides the comment (no per-request values)."""
+    return {
+        "workspace": access.workspace,
+        "project": project,
+        "access": access,
+        "comments_base": f"/w/{access.workspace.slug}/p/{project.slug}/comments/",
+        **extra,
+    }
+
+
 def comments_panel(request, access, *, project, forms, **page) -> dict:
     comments = paginate(
         request,
@@ -370,8 +479,23 @@ def comments_panel(request, access, *, project, forms, **page) -> dict:
         comment.reply_form = forms.get(f"reply-{comment.pk}")
         for reply in comment.replies.all():
             reply.edit_form = forms.get(f"edit-{reply.pk}")
+    viewer = request.user
+    rights = (viewer.pk, access.can_write, access.is_admin)
+
+    def version(c):
+        shown = [c, *c.replies.all()]
+        return rights, [(x.pk, x.updated_at, x.author.handle, x.author.display_name) for x in shown]
+
     return {
         "project": project,
         "comments": comments,
+        "comments_html": render_items(
+            "collaboration/_comment_item.html",
+            comments,
+            version=version,
+            context=_comment_context(access, project, user=viewer),
+            name="c",
+            cached=not forms,
+        ),
         "form": forms.get("comment") or CommentForm(),
     }

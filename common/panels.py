@@ -24,6 +24,12 @@ class Panel:
     # (project=..., forms={name: bound form} when a POST failed) and is passed through.
     provider: Callable[..., dict]
     order: int = 100
+    # A lazy panel is left out of the page's first response: the page shows a placeholder
+    # that fetches `/w/<slug>/panels/<name>/` once loaded (htmx), so a secondary section
+    # never delays the page. The placeholder holds `fallback_url`, a plain link to the
+    # section's own page, for browsers without JavaScript.
+    lazy: bool = False
+    fallback_url: str = ""
 
 
 _panels: dict[str, dict[str, Panel]] = {}
@@ -45,5 +51,14 @@ class RenderedPanel:
 
 
 def render_slot(slot: str, request, access, **page) -> list[RenderedPanel]:
-    """Every panel of `slot` with its provider's context, in order."""
-    return [RenderedPanel(p, p.provider(request, access, **page)) for p in panels(slot)]
+    """Every panel of `slot` in order, with its provider's context (a lazy one: none yet)."""
+    return [
+        RenderedPanel(p, {} if p.lazy else p.provider(request, access, **page))
+        for p in panels(slot)
+    ]
+
+
+def render_panel(slot: str, name: str, request, access, **page) -> RenderedPanel:
+    """One panel of `slot` by name with its provider's context (KeyError if unknown)."""
+    panel = _panels[slot][name]
+    return RenderedPanel(panel, panel.provider(request, access, **page))

@@ -149,7 +149,7 @@ def preview_rollback(request, access, project_slug, preview_id):
             messages.success(
                 request, f"Preview {preview.slug} now serves v{form.cleaned_data['version']}."
             )
-    return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/#previews")
+    return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/?tab=previews#previews")
 
 
 @workspace_page()

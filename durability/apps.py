@@ -23,5 +23,7 @@ class DurabilityConfig(AppConfig):
                 "durability/_backup_health.html",
                 views.backup_health_panel,
                 order=20,
+                lazy=True,
+                fallback_url="backups/",
             )
         )

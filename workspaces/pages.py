@@ -11,6 +11,7 @@ panels); `paginate()` is the one Paginator call; `form_error()` puts a ServiceEr
 the form field it names, so the page shows it in place and keeps what was typed.
 """
 
+import hashlib
 from functools import wraps
 
 from django.conf import settings
@@ -18,13 +19,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.utils.functional import SimpleLazyObject
 
 from accounts.models import Role, role_at_least
 from common import panels
 from common.exceptions import Forbidden, NotFound, ServiceError
 
-from .selectors import WorkspaceAccess, workspace_access, workspace_list_for_user
+from .selectors import WorkspaceAccess, workspace_access
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PAGE_SIZE = 25
@@ -85,9 +85,50 @@ def form_error(form, exc: ServiceError):
     return form
 
 
-def navigation(request) -> dict:
-    """Context processor: the signed-in user's workspaces for the header's switcher (lazy)."""
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {"nav_workspaces": ()}
-    return {"nav_workspaces": SimpleLazyObject(lambda: list(workspace_list_for_user(user=user)))}
+# --- rendered-item cache ------------------------------------------------------------------
+
+ITEM_CACHE_SECONDS = 3600
+
+
+def render_items(
+    template_name: str, items, *, version, context: dict, name: str = "item", cached: bool = True
+) -> list:
+    """Each item of a list rendered by `template_name`, from the cache where it can be.
+
+    Collection caching (as in Rails' "Russian doll" caching): the per-item HTML is cached
+    under a key made of `version(item)` — everything the fragment shows that can change
+    (the item's own version, its author's name, the viewer's rights) — so a changed item
+    or viewer gets a new key and a stale fragment is never served; old keys simply
+    expire. One `get_many` and one `set_many` per page. The fragment must not hold a
+    per-request value (a CSRF token): action buttons point at the page's one token form.
+    `context` holds what the template reads besides the item, which it finds as `name`.
+    `cached=False` renders every item afresh (a page re-shown with a bound form's errors).
+    """
+    from django.core.cache import cache
+    from django.template import Context
+    from django.template import engines
+    from django.utils import timezone
+    from django.utils.safestring import mark_safe
+
+    items = list(items)
+    if not items:
+        return []
+    zone = timezone.get_current_timezone_name()
+    keys = [
+        "item:" + hashlib.blake2b(f"{template_name}|{zone}|{version(item)}".encode()).hexdigest()
+        for item in items
+    ]
+    hits = cache.get_many(keys) if cached else {}
+    # The engine's own Template: rendered with a plain Context, no context processors.
+    template = engines["django"].engine.get_template(template_name)  # type: ignore[attr-defined]
+    out, misses = [], {}
+    with_context = Context(context, autoescape=True)
+    for key, item in zip(keys, items, strict=True):
+        html = hits.get(key)
+        if html is None:
+            with with_context.push({name: item}):
+                html = misses[key] = str(template.render(with_context))
+        out.append(mark_safe(html))  # noqa: S308 - rendered by an autoescaping template
+    if misses and cached:
+        cache.set_many(misses, ITEM_CACHE_SECONDS)
+    return out

@@ -8,7 +8,9 @@ W = "w/<slug:slug>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("workspaces/switcher/", views.workspace_switcher, name="workspace-switcher"),
     path(W, views.workspace_detail, name="workspace"),
+    path(W + "panels/<slug:name>/", views.workspace_panel, name="workspace-panel"),
     path(W + "p/<slug:project_slug>/", views.project_detail, name="project"),
     path(W + "history/", views.history, name="workspace-history"),
     path(W + "settings/", views.settings_page, name="workspace-settings"),

@@ -6,6 +6,8 @@ project pages also render the panels that higher apps registered through `common
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,6 +36,14 @@ def home(request):
     return render(request, "workspaces/home.html", {"page_obj": page})
 
 
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def workspace_switcher(request):
+    """The header switcher's list: the signed-in user's workspaces (fetched on first open)."""
+    workspaces = selectors.workspace_list_for_user(user=request.user)[:50]
+    return render(request, "workspaces/_switcher.html", {"workspaces": workspaces})
+
+
 def project_get_by_slug(access, project_slug: str) -> Project:
     project = selectors.project_list(workspace=access.workspace).filter(slug=project_slug).first()
     if project is None:
@@ -46,7 +56,6 @@ def project_get_by_slug(access, project_slug: str) -> Project:
 
 def _workspace_response(request, access, *, project_form=None, status=200):
     workspace = access.workspace
-    activity = governance_selectors.workspace_audit_events(workspace=workspace)[:10]
     return render(
         request,
         "workspaces/workspace.html",
@@ -55,7 +64,6 @@ def _workspace_response(request, access, *, project_form=None, status=200):
             access,
             nav="overview",
             page_obj=paginate(request, selectors.project_list(workspace=workspace)),
-            activity=activity,
             project_form=project_form or ProjectForm(),
             workspace_panels=panels.render_slot("workspace", request, access),
         ),
@@ -81,23 +89,47 @@ def workspace_detail(request, access):
     return _workspace_response(request, access, project_form=form)
 
 
+def activity_panel(request, access, **page) -> dict:
+    """The overview's "Recent activity": the workspace's last ten audit events."""
+    events = governance_selectors.workspace_audit_events(workspace=access.workspace)
+    return {"activity": list(events[:10])}
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def workspace_panel(request, access, name):
+    """One lazy section of the overview, fetched by its placeholder once the page loads."""
+    panel = {p.name: p for p in panels.panels("workspace")}.get(name)
+    if panel is None:
+        raise Http404("No such section.")
+    context = {"data": panel.provider(request, access), "access": access}
+    return render(request, panel.template, {**context, "workspace": access.workspace})
+
+
 # --- the project page -------------------------------------------------------------------
 
 
-def project_response(request, access, project, *, forms=None):
-    """The project page; `forms` are bound forms with errors that a failed POST re-shows."""
+def project_response(request, access, project, *, forms=None, tab=None):
+    """The project page with one section (tab) rendered: `?tab=<panel name>`, comments first.
+
+    Only the shown section's provider runs, so the page costs what its section costs; the
+    tab links swap the section in place with htmx (and are plain links without it). `forms`
+    are bound forms with errors that a failed POST re-shows (in the tab they belong to).
+    """
+    tabs = panels.panels("project")
+    names = [p.name for p in tabs]
+    tab = tab or request.GET.get("tab") or names[0]
+    if tab not in names:
+        raise Http404("No such section.")
+    active = panels.render_panel(
+        "project", tab, request, access, project=project, forms=forms or {}
+    )
+    context = {"project": project, "project_tabs": tabs, "active_panel": active}
+    if request.htmx and request.method == "GET":  # a tab link: the tabs and section only
+        context.update(access=access, workspace=access.workspace)
+        return render(request, "workspaces/project.html#tabs", context)
     return render(
-        request,
-        "workspaces/project.html",
-        page_context(
-            request,
-            access,
-            nav="overview",
-            project=project,
-            project_panels=panels.render_slot(
-                "project", request, access, project=project, forms=forms or {}
-            ),
-        ),
+        request, "workspaces/project.html", page_context(request, access, nav="overview", **context)
     )
 
 

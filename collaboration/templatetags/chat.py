@@ -26,3 +26,9 @@ def reacted_by(user_ids, user) -> bool:
 @register.filter
 def in_set(value, container) -> bool:
     return str(value) in container
+
+
+@register.filter
+def join_url(base, part) -> str:
+    """`base` + `part` as text (Django's `add` drops a UUID part)."""
+    return f"{base}{part}"

@@ -12,7 +12,7 @@ from tests.tenancy import make_tenant_world
 
 
 class TestThreadsPage(PageContract):
-    queries = 8
+    queries = 7
     write_marker = "Start thread"
 
     def url(self, world, filled):
@@ -23,7 +23,7 @@ class TestThreadsPage(PageContract):
 
 
 class TestThreadPage(PageContract):
-    queries = 8
+    queries = 7
     write_marker = 'id="message-form"'
 
     def url(self, world, filled):
@@ -41,7 +41,7 @@ class TestUpdatesPartial(PageContract):
 
 
 class TestNotificationsPage(PageContract):
-    queries = 8
+    queries = 7
 
     def url(self, world, filled):
         return f"/w/{world.workspace.slug}/notifications/"
@@ -155,3 +155,55 @@ def test_header_badge_counts_unread_in_this_workspace(chat):
     client.post(f"/w/{world.workspace.slug}/notifications/read-all/")
     body = client.get(f"/w/{world.workspace.slug}/").content.decode()
     assert re.search(r'id="unread-count">0<', body)
+
+
+def test_cached_message_fragments_follow_edits_reactions_and_the_viewer(chat):
+    world, filled = chat
+    message = Message.objects.filter(thread=filled.thread).first()  # by world.member
+    url = f"/w/{world.workspace.slug}/chat/{filled.thread.pk}/"
+    member, viewer, admin = (signed_in(u) for u in (world.member, world.viewer, world.admin))
+    before = member.get(url).content.decode()  # fills the item cache
+    assert message.body in before and 'aria-label="Delete message"' in before
+    services.message_edit(
+        thread=filled.thread, message_id=message.pk, body="cache-proof", actor=world.member
+    )
+    services.message_react(
+        thread=filled.thread, message_id=message.pk, emoji="🎉", actor=world.admin
+    )
+    after = member.get(url).content.decode()
+    assert "cache-proof" in after and "🎉 reaction, 1" in after
+    # The member's cached fragments never reach another viewer: a viewer sees no controls,
+    # an admin may delete anyone's message but edit only their own.
+    as_viewer = viewer.get(url).content.decode()
+    assert "cache-proof" in as_viewer and "Delete message" not in as_viewer
+    assert 'form="chat-actions"' not in as_viewer
+    as_admin = admin.get(url).content.decode()
+    item = as_admin[as_admin.index(f'id="msg-{message.pk}"') :].split("</li>")[0]
+    assert "Delete message" in item and "/edit/" not in item
+
+
+def test_message_and_comment_forms_load_on_demand(chat):
+    world, filled = chat
+    message = Message.objects.filter(thread=filled.thread).first()  # by world.member
+    comment = Comment.objects.filter(project=filled.project, parent=None).first()
+    member = signed_in(world.member)
+    edit = f"/w/{world.workspace.slug}/chat/{filled.thread.pk}/messages/{message.pk}/edit/"
+    part = member.get(edit, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in part and 'name="body"' in part and message.body in part
+    assert "<html" in member.get(edit).content.decode()  # without htmx: a page
+    assert signed_in(world.admin).get(edit).status_code == 403  # not the author
+    base = f"/w/{world.workspace.slug}/p/{filled.project.slug}/comments/{comment.pk}/"
+    reply = member.get(base + "reply/", HTTP_HX_REQUEST="true").content.decode()
+    assert f'name="parent" value="{comment.pk}"' in reply and "csrfmiddlewaretoken" in reply
+    assert signed_in(world.viewer).get(base + "reply/").status_code == 403
+    services.comment_update(comment=comment, body="edited body", actor=comment.author)
+    project = member.get(f"/w/{world.workspace.slug}/p/{filled.project.slug}/").content.decode()
+    assert "edited body" in project
+
+
+def test_blank_message_without_htmx_reshows_the_thread_with_its_messages(chat):
+    world, filled = chat
+    url = f"/w/{world.workspace.slug}/chat/{filled.thread.pk}/"
+    shown = Message.objects.filter(thread=filled.thread).first()
+    body = signed_in(world.member).post(url + "messages/", {"body": "   "}).content.decode()
+    assert 'id="message-form"' in body and f'id="msg-{shown.pk}"' in body

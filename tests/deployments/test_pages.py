@@ -10,7 +10,7 @@ from tests.tenancy import make_tenant_world
 
 
 class TestApprovalsPage(PageContract):
-    queries = 8
+    queries = 7
     write_marker = ">Approve</button>"
     writer = "admin"
 
@@ -57,7 +57,7 @@ def test_rollback_moves_the_pointer_and_members_cannot(pipeline, tmp_path):
         services.preview_version_create(preview=preview, content={"i": i}, actor=world.member)
     url = f"/w/{world.workspace.slug}/p/{project.slug}/previews/{preview.pk}/rollback/"
     assert signed_in(world.member).post(url, {"version": 1}).status_code == 403
-    page = signed_in(world.admin).get(f"/w/{world.workspace.slug}/p/{project.slug}/")
+    page = signed_in(world.admin).get(f"/w/{world.workspace.slug}/p/{project.slug}/?tab=previews")
     assert "Roll back to v1" in page.content.decode()
     assert signed_in(world.admin).post(url, {"version": 1}).status_code == 302
     assert Preview.objects.get(pk=preview.pk).active_version == 1

@@ -8,7 +8,7 @@ from tests.tenancy import make_tenant_world
 
 
 class TestBackupsPage(PageContract):
-    queries = 9
+    queries = 8
     write_marker = "Back up now"
     writer = "admin"
 

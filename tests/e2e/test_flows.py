@@ -43,6 +43,28 @@ def test_a_second_users_message_arrives_live(world, live_url, new_page, tmp_path
     check_a11y(reader)
 
 
+def test_edit_react_to_and_delete_a_chat_message(world, live_url, page, tmp_path):
+    thread = collab.thread_create(workspace=world.workspace, title="General", actor=world.member)
+    message, _ = collab.message_post(thread=thread, body="Frist post", actor=world.member)
+    login(page, live_url, world.member)
+    page.goto(f"{live_url}/w/{world.workspace.slug}/chat/{thread.pk}/")
+    item = page.locator(f"#msg-{message.pk}")
+    item.get_by_role("link", name="Edit").click()  # htmx swaps the edit form in
+    item.get_by_label("Edit message").fill("First post")
+    item.get_by_role("button", name="Save").click()
+    expect(item).to_contain_text("First post")
+    expect(item).to_contain_text("edited")
+    item.get_by_role("button", name="React with 👍").click()
+    expect(item.get_by_role("button", name="👍 reaction, 1")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    shot(page, tmp_path, "chat-message-actions")
+    check_a11y(page)
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Delete message").click()
+    expect(item).to_contain_text("This message was deleted.")
+
+
 def test_edit_a_comment_and_see_its_history(world, live_url, page, tmp_path):
     collab.comment_create(
         workspace=world.workspace, project=world.project, body="First draft", actor=world.member
@@ -50,7 +72,7 @@ def test_edit_a_comment_and_see_its_history(world, live_url, page, tmp_path):
     login(page, live_url, world.member)
     page.goto(f"{live_url}/w/{world.workspace.slug}/p/{world.project.slug}/")
     comment = page.locator("#comment-list > li").first
-    comment.locator("summary", has_text="Edit").click()
+    comment.get_by_role("link", name="Edit").first.click()  # htmx swaps the form in
     comment.get_by_label("Edit comment").fill("Second draft")
     comment.get_by_role("button", name="Save").click()
     expect(page.locator("#comment-list")).to_contain_text("Second draft")
@@ -88,6 +110,9 @@ def test_roll_back_a_preview(world, live_url, page, tmp_path):
         pipeline.preview_version_create(preview=preview, content={"html": text}, actor=world.member)
     login(page, live_url, world.admin)
     page.goto(f"{live_url}/w/{world.workspace.slug}/p/{world.project.slug}/")
+    page.get_by_role("link", name="Previews").click()  # the tab swaps in with htmx
+    expect(page.get_by_role("link", name="Previews")).to_have_attribute("aria-current", "page")
+    assert page.url.endswith("?tab=previews")
     check_a11y(page)
     page.get_by_role("button", name="Roll back site-pv to v1").click()
     expect(page.locator(".flash")).to_contain_text("now serves v1")
@@ -123,6 +148,10 @@ def test_every_page_at_360_px(world, live_url, new_page, tmp_path):
         "home": "/",
         "workspace": f"/w/{slug}/",
         "project": f"/w/{slug}/p/{world.project.slug}/",
+        **{
+            f"project-{tab}": f"/w/{slug}/p/{world.project.slug}/?tab={tab}"
+            for tab in ("previews", "deployments", "runs", "artifacts")
+        },
         "chat": f"/w/{slug}/chat/",
         "chat-thread-360": f"/w/{slug}/chat/{thread.pk}/",
         "approvals-360": f"/w/{slug}/approvals/",

@@ -10,7 +10,7 @@ from workspaces.models import Project
 
 
 class TestWorkspacePage(PageContract):
-    queries = 10
+    queries = 7  # the activity and backup-health sections load lazily
     write_marker = "New project"
 
     def url(self, world, filled):
@@ -21,7 +21,9 @@ class TestWorkspacePage(PageContract):
 
 
 class TestProjectPage(PageContract):
-    queries = 21
+    """The project page opens on its comments tab; only that section's queries run."""
+
+    queries = 9
     write_marker = 'id="comment-form"'
 
     def url(self, world, filled):
@@ -31,15 +33,55 @@ class TestProjectPage(PageContract):
         return self.url(world, filled) + "comments/", {"body": "hi"}
 
 
+class ProjectTab(PageContract):
+    tab = ""
+
+    def url(self, world, filled):
+        return f"/w/{world.workspace.slug}/p/{filled.project.slug}/?tab={self.tab}"
+
+
+class TestProjectPreviewsTab(ProjectTab):
+    tab, queries, write_marker, writer = "previews", 9, "Roll back", "admin"
+
+
+class TestProjectDeploymentsTab(ProjectTab):
+    tab, queries = "deployments", 9
+
+
+class TestProjectRunsTab(ProjectTab):
+    tab, queries = "runs", 9
+
+
+class TestProjectArtifactsTab(ProjectTab):
+    tab, queries = "artifacts", 8
+
+
+@pytest.mark.django_db
+def test_project_tab_links_swap_only_the_section_with_htmx():
+    from tests.page_data import fill
+    from tests.tenancy import make_tenant_world
+
+    world = make_tenant_world()
+    filled = fill(world, 2)
+    client = signed_in(world.member)
+    url = f"/w/{world.workspace.slug}/p/{filled.project.slug}/"
+    full = client.get(url + "?tab=runs").content.decode()
+    assert "<html" in full and 'id="runs"' in full and 'id="comments"' not in full
+    part = client.get(url + "?tab=runs", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in part and part.lstrip().startswith('<div id="project-tabs">')
+    assert 'id="runs"' in part and 'aria-current="page">Runs<' in part
+    assert client.get(url + "?tab=nope").status_code == 404
+
+
 class TestHistoryPage(PageContract):
-    queries = 12
+    queries = 11
 
     def url(self, world, filled):
         return f"/w/{world.workspace.slug}/history/"
 
 
 class TestSettingsPage(PageContract):
-    queries = 10  # an admin's page also lists pending invitations
+    queries = 9  # an admin's page also lists pending invitations
     write_marker = "Change role"
     writer = "admin"
 
@@ -162,3 +204,36 @@ def test_invitation_form_keeps_input_on_error_and_members_are_refused(world):
         'action="' + url
         not in signed_in(world.member).get(f"/w/{world.workspace.slug}/settings/").content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_the_header_switcher_lists_only_your_workspaces_when_opened():
+    from tests.tenancy import make_tenant_world
+
+    world = make_tenant_world()
+    other = make_tenant_world()
+    body = signed_in(world.member).get("/workspaces/switcher/").content.decode()
+    assert f'href="/w/{world.workspace.slug}/"' in body
+    assert f"/w/{other.workspace.slug}/" not in body
+    response = Client().get("/workspaces/switcher/")
+    assert response.status_code == 302 and response["Location"].startswith(settings.LOGIN_URL)
+
+
+@pytest.mark.django_db
+def test_overview_sections_load_lazily_and_keep_tenancy():
+    from tests.page_data import fill
+    from tests.tenancy import make_tenant_world
+
+    world = make_tenant_world()
+    fill(world, 2)
+    member = signed_in(world.member)
+    base = f"/w/{world.workspace.slug}/"
+    page = member.get(base).content.decode()
+    for name, fallback in (("activity", "history/"), ("backup-health", "backups/")):
+        assert f'hx-get="{base}panels/{name}/"' in page and f'href="{fallback}"' in page
+    activity = member.get(base + "panels/activity/").content.decode()
+    assert "<html" not in activity and "Full history" in activity
+    health = member.get(base + "panels/backup-health/").content.decode()
+    assert "Backups" in health
+    assert member.get(base + "panels/nope/").status_code == 404
+    assert signed_in(world.outsider).get(base + "panels/activity/").status_code == 404
