@@ -14,6 +14,13 @@ urlpatterns = [
     path(W + "approvals/", views.approvals, name="approvals"),
     path(W + "approvals/<uuid:approval_id>/approve/", views.approval_approve, name="approve"),
     path(W + "approvals/<uuid:approval_id>/reject/", views.approval_reject, name="reject"),
+    path(P + "runs/", views.run_create, name="run-create"),
+    path(P + "previews/", views.preview_create, name="preview-create"),
+    path(
+        P + "previews/<uuid:preview_id>/versions/",
+        views.preview_version_create,
+        name="preview-version-create",
+    ),
     path(P + "previews/<uuid:preview_id>/rollback/", views.preview_rollback, name="rollback"),
     path(
         P + "artifacts/<uuid:artifact_id>/download/",

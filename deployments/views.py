@@ -15,11 +15,11 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.authentication import BearerTokenAuthentication
 from accounts.models import Role
 from common.exceptions import NotFound, ServiceError
-from workspaces.pages import page_context, paginate, workspace_page
-from workspaces.views import project_get_by_slug
+from workspaces.pages import form_error, page_context, paginate, workspace_page
+from workspaces.views import project_get_by_slug, project_response
 
 from . import selectors, services
-from .forms import DecisionForm, RollbackForm
+from .forms import DecisionForm, PreviewForm, PreviewVersionForm, RollbackForm, RunForm
 from .models import ApprovalStatus, PreviewVisibility
 
 # A served page runs in an opaque origin: it cannot read Holdfast's cookies or call its API
@@ -152,6 +152,61 @@ def preview_rollback(request, access, project_slug, preview_id):
     return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/?tab=previews#previews")
 
 
+def _project_form_post(request, access, project_slug, form, tab, key, create):
+    """Validate `form`, call `create(project, data)`; back to the tab, or re-show the form."""
+    project = project_get_by_slug(access, project_slug)
+    if form.is_valid():
+        try:
+            message = create(project, form.cleaned_data)
+        except ServiceError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, message)
+            return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/?tab={tab}#{tab}")
+    return project_response(request, access, project, forms={key: form}, tab=tab)
+
+
+@workspace_page()
+@require_POST
+def run_create(request, access, project_slug):
+    def create(project, data):
+        run, _ = services.run_create(project=project, kind=data["kind"], actor=request.user)
+        return f"Run {run.kind} queued."
+
+    return _project_form_post(
+        request, access, project_slug, RunForm(request.POST), "runs", "run", create
+    )
+
+
+@workspace_page()
+@require_POST
+def preview_create(request, access, project_slug):
+    def create(project, data):
+        preview = services.preview_create(
+            project=project, slug=data["slug"], visibility=data["visibility"], actor=request.user
+        )
+        return f"Preview {preview.slug} created: publish its first version."
+
+    return _project_form_post(
+        request, access, project_slug, PreviewForm(request.POST), "previews", "preview", create
+    )
+
+
+@workspace_page()
+@require_POST
+def preview_version_create(request, access, project_slug, preview_id):
+    def create(project, data):
+        preview = selectors.preview_get(project=project, preview_id=preview_id)
+        version = services.preview_version_create(
+            preview=preview, content=data["content"], actor=request.user
+        )
+        return f"Preview {preview.slug} now serves v{version.version}."
+
+    form = PreviewVersionForm(request.POST)
+    key = f"version-{preview_id}"
+    return _project_form_post(request, access, project_slug, form, "previews", key, create)
+
+
 @workspace_page()
 @require_safe
 def artifact_download(request, access, project_slug, artifact_id):
@@ -172,12 +227,17 @@ def artifact_download(request, access, project_slug, artifact_id):
 # --- the project page's sections (registered as panels in apps.ready) ------------------------
 
 
-def previews_panel(request, access, *, project, **page) -> dict:
+def previews_panel(request, access, *, project, forms=None, **page) -> dict:
+    forms = forms or {}
+    previews = paginate(
+        request, selectors.previews_with_versions(project=project), param="previews_page"
+    )
+    for preview in previews:
+        preview.version_form = forms.get(f"version-{preview.pk}") or PreviewVersionForm()
     return {
         "project": project,
-        "previews": paginate(
-            request, selectors.previews_with_versions(project=project), param="previews_page"
-        ),
+        "previews": previews,
+        "form": forms.get("preview") or PreviewForm(),
     }
 
 
@@ -191,10 +251,11 @@ def deployments_panel(request, access, *, project, **page) -> dict:
     return {"project": project, "deployments": deployments}
 
 
-def runs_panel(request, access, *, project, **page) -> dict:
+def runs_panel(request, access, *, project, forms=None, **page) -> dict:
     return {
         "project": project,
         "runs": paginate(request, selectors.runs_with_steps(project=project), param="runs_page"),
+        "form": (forms or {}).get("run") or RunForm(),
     }
 
 

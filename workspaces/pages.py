@@ -105,8 +105,7 @@ def render_items(
     `cached=False` renders every item afresh (a page re-shown with a bound form's errors).
     """
     from django.core.cache import cache
-    from django.template import Context
-    from django.template import engines
+    from django.template import Context, engines
     from django.utils import timezone
     from django.utils.safestring import mark_safe
 

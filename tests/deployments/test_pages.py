@@ -77,3 +77,40 @@ def test_artifact_download(pipeline):
     response = signed_in(world.viewer).get(url)
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"hello"
     assert signed_in(world.outsider).get(url).status_code == 404
+
+
+def test_start_a_run_from_the_runs_tab(pipeline):
+    from deployments.models import Run
+
+    world, project = pipeline
+    base = f"/w/{world.workspace.slug}/p/{project.slug}/"
+    assert 'id="run-form"' in signed_in(world.member).get(base + "?tab=runs").content.decode()
+    assert 'id="run-form"' not in signed_in(world.viewer).get(base + "?tab=runs").content.decode()
+    response = signed_in(world.member).post(base + "runs/", {"kind": "build"})
+    assert response.status_code == 302 and response["Location"].endswith("?tab=runs#runs")
+    assert Run.objects.get(project=project).kind == "build"
+    blank = signed_in(world.member).post(base + "runs/", {"kind": ""}).content.decode()
+    assert "This field is required." in blank and 'aria-current="page">Runs<' in blank
+    assert signed_in(world.viewer).post(base + "runs/", {"kind": "x"}).status_code == 403
+    assert Run.objects.filter(project=project).count() == 1
+
+
+def test_create_a_preview_and_publish_versions_from_the_previews_tab(pipeline):
+    world, project = pipeline
+    base = f"/w/{world.workspace.slug}/p/{project.slug}/"
+    member = signed_in(world.member)
+    assert (
+        member.post(base + "previews/", {"slug": "site-pv", "visibility": "team"}).status_code
+        == 302
+    )
+    preview = Preview.objects.get(slug="site-pv")
+    taken = member.post(base + "previews/", {"slug": "site-pv", "visibility": "team"})
+    assert (
+        taken.status_code == 200 and "site-pv" in taken.content.decode()
+    )  # re-shown with its error
+    url = base + f"previews/{preview.pk}/versions/"
+    bad = member.post(url, {"content": '{"html": '}).content.decode()
+    assert "Enter a valid JSON." in bad and "{&quot;html&quot;: " in bad  # typed text stays
+    assert member.post(url, {"content": '{"html": "<p>v1</p>"}'}).status_code == 302
+    assert Preview.objects.get(pk=preview.pk).active_version == 1
+    assert signed_in(world.viewer).post(url, {"content": "{}"}).status_code == 403
