@@ -257,7 +257,7 @@ def _append_event(*, thread: Thread, kind: str, message_id, actor: User, **field
     seq = (last or 0) + 1
     thread.last_seq = seq
     # A derived counter kept out of history; a plain UPDATE under the row lock.
-    Thread.objects.filter(pk=thread.pk).update(last_seq=seq)
+    Thread.objects.filter(pk=thread.pk).update(last_seq=seq, updated_at=timezone.now())
     return MessageEvent.objects.create(
         thread=thread, seq=seq, kind=kind, message_id=message_id, author=actor, **fields
     )

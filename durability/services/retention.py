@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from durability import archive
 from durability.models import BackupRecord, BackupStatus, BackupTrigger
+from durability.services import chain
 from durability.services.backup import backup_create
 from governance.models import AuditAction
 from governance.services import audit_record
@@ -70,9 +71,12 @@ def backups_prune(
         daily=settings.BACKUP_RETAIN_DAILY,
         weekly=settings.BACKUP_RETAIN_WEEKLY,
     )
+    # A kept delta needs its whole chain: never prune a backup a kept one depends on.
+    kept_ids = {r.backup_id for r in records if r.taken_at in keep}
+    kept_ids |= chain.ancestors(kept_ids)
     pruned = []
     for record in records:
-        if record.taken_at in keep:
+        if record.backup_id in kept_ids:
             continue
         archive.delete_backup(record.backup_id)
         BackupRecord.objects.filter(pk=record.pk).update(status=BackupStatus.PRUNED, updated_at=now)
@@ -104,6 +108,35 @@ def scheduled_backups(*, now: datetime.datetime | None = None) -> dict[str, dict
             audit_record(
                 action=AuditAction.BACKUP,
                 summary=f"Scheduled backup of {workspace.slug} FAILED: {exc}"[:500],
+                workspace=workspace,
+                data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
+            )
+            results[workspace.slug] = {"error": str(exc)}
+    return results
+
+
+def scheduled_incrementals(*, now: datetime.datetime | None = None) -> dict[str, dict[str, Any]]:
+    """The beat job every BACKUP_INCREMENTAL_INTERVAL_SECONDS: a delta of every workspace.
+
+    A workspace with no backup a delta can build on (none yet, or the schema changed
+    since) gets a full backup instead, so the RPO holds from the first run.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for workspace in Workspace.objects.order_by("slug"):
+        try:
+            incremental = chain.delta_parent(workspace) is not None
+            record = backup_create(
+                workspace=workspace,
+                trigger=BackupTrigger.SCHEDULE,
+                at=now,
+                incremental=incremental,
+            )
+            results[workspace.slug] = {"backup_id": record.backup_id, "kind": record.kind}
+        except Exception as exc:  # one failing workspace must not stop the others
+            logger.exception("Scheduled incremental backup of %s failed", workspace.slug)
+            audit_record(
+                action=AuditAction.BACKUP,
+                summary=f"Scheduled incremental backup of {workspace.slug} FAILED: {exc}"[:500],
                 workspace=workspace,
                 data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
             )

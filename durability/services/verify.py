@@ -23,7 +23,8 @@ from durability import archive, rows
 from durability.models import BackupRecord, VerifyStatus
 from durability.selectors import newest_backups
 from durability.services._shared import Digest, Progress
-from durability.services.restore import catalogue, fetch_parts, load_parts
+from durability.services.chain import is_delta
+from durability.services.restore import catalogue, delta_count_problems, fetch_chain, load_chain
 from durability.services.scope import workspace_scope
 from governance.models import AuditAction
 from governance.services import audit_record
@@ -95,10 +96,15 @@ def backup_verify(
         problems.append(str(exc))
     if manifest is not None:
         with archive.scratch_dir() as tmp:
-            problems += fetch_parts(manifest, backup_id, tmp, progress)
+            manifests: list[dict[str, Any]] = []
+            try:
+                manifests = fetch_chain(backup_id, tmp, progress)
+            except (NotFound, ValidationFailed) as exc:
+                problems.append(str(exc))
+            problems += [p for m in manifests for p in m["_problems"]]
             if not problems and scratch:
                 try:
-                    checked_rows = _verify_in_scratch(manifest, progress)
+                    checked_rows = _verify_in_scratch(manifests, progress)
                 except (ValidationFailed, DatabaseError) as exc:
                     problems.append(f"restoring into a scratch database failed: {exc}")
                 except _Mismatch as exc:
@@ -134,11 +140,14 @@ class _Mismatch(Exception):
     pass
 
 
-def _verify_in_scratch(manifest: dict[str, Any], progress: Progress) -> int:
+def _verify_in_scratch(manifests: list[dict[str, Any]], progress: Progress) -> int:
+    manifest = manifests[-1]
     same_vendor = manifest.get("vendor") == connections["default"].vendor
     with scratch_database() as alias:
         with transaction.atomic(using=alias):
-            loaded = load_parts(manifest, using=alias, team_existed=False, progress=progress)
+            loaded = load_chain(manifests, using=alias, team_existed=False, progress=progress)
+        if is_delta(manifest):
+            return _compare_delta(manifest, alias, same_vendor)
         workspace = Workspace.objects.using(alias).get(pk=manifest["workspace"]["id"])
         expected = {p["model"]: p for p in manifest["parts"]}
         total = 0
@@ -159,6 +168,26 @@ def _verify_in_scratch(manifest: dict[str, Any], progress: Progress) -> int:
         if leftover:
             raise _Mismatch(f"parts not found after restore: {', '.join(leftover)}")
         return total
+
+
+def _compare_delta(manifest: dict[str, Any], alias: str, same_vendor: bool) -> int:
+    """A delta restored into scratch holds exactly the keys it lists, model by model."""
+    problems = delta_count_problems(manifest, using=alias, strict=True)
+    if problems:
+        raise _Mismatch("; ".join(problems))
+    workspace = Workspace.objects.using(alias).get(pk=manifest["workspace"]["id"])
+    parts = {p["model"]: p for p in manifest["parts"] if p.get("scope") == "workspace"}
+    total = 0
+    for entry, queryset, info in workspace_scope(workspace, using=alias):
+        part = parts.get(entry.key)
+        if info.get("scope") != "workspace" or part is None:
+            continue
+        digest = Digest()
+        count = rows.export_keys(queryset, using=alias, write=digest.sha.update)
+        if same_vendor and digest.hexdigest() != part["keys"]["content_digest"]:
+            raise _Mismatch(f"{entry.key}: the restored keys differ from the backed-up keys")
+        total += count
+    return total
 
 
 def scheduled_verify() -> dict[str, bool]:

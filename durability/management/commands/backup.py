@@ -13,6 +13,11 @@ class Command(BaseCommand):
         group = parser.add_mutually_exclusive_group(required=True)
         group.add_argument("--workspace", help="Slug of the workspace to back up.")
         group.add_argument("--all", action="store_true", help="Back up every workspace.")
+        parser.add_argument(
+            "--incremental",
+            action="store_true",
+            help="Write a delta on the workspace's newest backup (rows changed since it).",
+        )
 
     def handle(self, *args, **options):
         if options["all"]:
@@ -28,14 +33,17 @@ class Command(BaseCommand):
         for workspace in workspaces:
             printer = ProgressPrinter(self.stdout)
             try:
-                record = services.backup_create(workspace=workspace, progress=printer)
+                record = services.backup_create(
+                    workspace=workspace, progress=printer, incremental=options["incremental"]
+                )
             except ServiceError as exc:
                 raise CommandError(str(exc)) from None
             except OSError as exc:
                 raise CommandError(f"Backup of {workspace.slug} failed: {exc}.") from None
             printer.finish()
+            kind = f" (incremental on {record.parent_backup_id})" if record.parent_backup_id else ""
             self.stdout.write(
-                f"{workspace.slug}: {record.row_count} rows, {record.file_count} files, "
+                f"{workspace.slug}{kind}: {record.row_count} rows, {record.file_count} files, "
                 f"{human_bytes(record.byte_count)}"
             )
             ids.append(record.backup_id)

@@ -6,7 +6,10 @@ from durability.selectors import stored_backups
 
 
 class Command(BaseCommand):
-    help = "List the backups in backup storage, newest first, one per line starting with its id."
+    help = (
+        "List the backups in backup storage, newest first, one per line starting with its id; "
+        "each line ends with `full` or `incremental parent=<id>` (the chain it restores through)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--workspace", help="Only this workspace's backups (slug).")
@@ -34,4 +37,5 @@ class Command(BaseCommand):
                 f"{m['totals']['rows']} rows {m['totals']['files']} files "
                 f"{human_bytes(m['totals']['bytes'])} "
                 f"verify={verified.get(backup.backup_id, 'never')}"
+                + (f" incremental parent={m['parent']}" if m.get("parent") else " full")
             )
