@@ -23,6 +23,7 @@ class VerifyStatus(models.TextChoices):
 class BackupKind(models.TextChoices):
     FULL = "full", "Full"
     INCREMENTAL = "incremental", "Incremental (a delta on its parent)"
+    INSTANCE = "instance", "Instance (every global row, the catalogue)"
 
 
 class BackupTrigger(models.TextChoices):

@@ -94,6 +94,10 @@ def stored_backups(*, workspace_slug: str | None = None, include_incomplete: boo
             if include_incomplete:
                 found.append(StoredBackup(backup_id, False, None, str(exc)))
             continue
+        if "workspace" not in manifest:  # an instance backup (every global row)
+            if not workspace_slug:
+                found.append(StoredBackup(backup_id, True, manifest))
+            continue
         if workspace_slug and manifest["workspace"]["slug"] != workspace_slug:
             continue
         found.append(StoredBackup(backup_id, True, manifest))

@@ -197,7 +197,7 @@ def _write_archive(
         schema = versions.schema_document(using)
         scope = list(enumerate(workspace_scope(workspace, using=using)))
         since = chain.delta_since(parent) if parent is not None else None
-        jobs = []
+        jobs: list[tuple[int, registry.Entry, Any, Any]] = []
         for i, (entry, qs, info) in scope:
             if since is not None and info.get("scope") == "workspace":
                 jobs.append((i, entry, changed_since(entry, qs, since), qs))

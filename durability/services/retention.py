@@ -54,9 +54,14 @@ def retention_keep(
 
 
 def backups_prune(
-    *, workspace_id: UUID | str, actor: User | None = None, now: datetime.datetime | None = None
+    *,
+    workspace_id: UUID | str | None,
+    actor: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """Apply the retention policy to one workspace's successful backups; removes the rest.
+
+    `workspace_id=None` applies it to the instance backups.
 
     Also clears the debris of backups that failed or were interrupted more than a day ago.
     """
@@ -96,7 +101,8 @@ def backups_prune(
 
 
 def scheduled_backups(*, now: datetime.datetime | None = None) -> dict[str, dict[str, Any]]:
-    """The beat job: back up every workspace, then apply retention to its backups."""
+    """The beat job: back up every workspace, apply retention to its backups, then write an
+    instance backup (every global row and the catalogue) and apply retention to those."""
     results: dict[str, dict[str, Any]] = {}
     for workspace in Workspace.objects.order_by("slug"):
         try:
@@ -112,6 +118,22 @@ def scheduled_backups(*, now: datetime.datetime | None = None) -> dict[str, dict
                 data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
             )
             results[workspace.slug] = {"error": str(exc)}
+    try:  # then every global row and the catalogue of the backups just taken
+        from durability.services.instance import backup_instance_create
+
+        record = backup_instance_create(trigger=BackupTrigger.SCHEDULE, at=now)
+        results["(instance)"] = {
+            "backup_id": record.backup_id,
+            **backups_prune(workspace_id=None, now=now),
+        }
+    except Exception as exc:
+        logger.exception("Scheduled instance backup failed")
+        audit_record(
+            action=AuditAction.BACKUP,
+            summary=f"Scheduled instance backup FAILED: {exc}"[:500],
+            data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
+        )
+        results["(instance)"] = {"error": str(exc)}
     return results
 
 

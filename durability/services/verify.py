@@ -26,6 +26,7 @@ from durability.services._shared import Digest, Progress
 from durability.services.chain import is_delta
 from durability.services.restore import catalogue, delta_count_problems, fetch_chain, load_chain
 from durability.services.scope import workspace_scope
+from governance import registry
 from governance.models import AuditAction
 from governance.services import audit_record
 from workspaces.models import Workspace
@@ -112,14 +113,14 @@ def backup_verify(
     ok = not problems
     now = timezone.now()
     record = BackupRecord.objects.filter(backup_id=backup_id).first()
-    if record is None and manifest is not None:
+    if record is None and manifest is not None and "workspace" in manifest:
         record = catalogue(manifest)
     if record is not None:
         record.verified_at = now
         record.verify_status = VerifyStatus.PASSED if ok else VerifyStatus.FAILED
         record.verify_detail = "; ".join(problems)[:4000]
         record.save(update_fields=["verified_at", "verify_status", "verify_detail", "updated_at"])
-    ws_id = manifest["workspace"]["id"] if manifest else None
+    ws_id = manifest["workspace"]["id"] if manifest and "workspace" in manifest else None
     audit_record(
         action=AuditAction.VERIFY,
         summary=f"Verification of backup {backup_id}: {'passed' if ok else 'FAILED'}",
@@ -148,6 +149,8 @@ def _verify_in_scratch(manifests: list[dict[str, Any]], progress: Progress) -> i
             loaded = load_chain(manifests, using=alias, team_existed=False, progress=progress)
         if is_delta(manifest):
             return _compare_delta(manifest, alias, same_vendor)
+        if "workspace" not in manifest:  # an instance backup: every global table whole
+            return _compare_whole_tables(manifest, alias, same_vendor, loaded)
         workspace = Workspace.objects.using(alias).get(pk=manifest["workspace"]["id"])
         expected = {p["model"]: p for p in manifest["parts"]}
         total = 0
@@ -168,6 +171,26 @@ def _verify_in_scratch(manifests: list[dict[str, Any]], progress: Progress) -> i
         if leftover:
             raise _Mismatch(f"parts not found after restore: {', '.join(leftover)}")
         return total
+
+
+def _compare_whole_tables(
+    manifest: dict[str, Any], alias: str, same_vendor: bool, loaded: dict[str, int]
+) -> int:
+    known = {e.key: e for e in registry.backup_models(include_global=True)}
+    total = 0
+    for part in manifest["parts"]:
+        model = known[part["model"]].model
+        digest = Digest()
+        queryset = model._default_manager.using(alias).order_by("pk")
+        count = rows.export(queryset, using=alias, write=digest.sha.update)
+        if count != part["rows"] or count != loaded[part["model"]]:
+            raise _Mismatch(
+                f"{part['model']}: {count} rows after restore, the manifest says {part['rows']}"
+            )
+        if same_vendor and digest.hexdigest() != part["content_digest"]:
+            raise _Mismatch(f"{part['model']}: restored rows differ from the backed-up rows")
+        total += count
+    return total
 
 
 def _compare_delta(manifest: dict[str, Any], alias: str, same_vendor: bool) -> int:
