@@ -194,7 +194,7 @@ def export_keys(queryset, *, using: str, write: Callable[[bytes], None]) -> int:
             with cursor.cursor.copy(statement) as copy:
                 for data in copy:
                     buffer += data
-                    count += data.count(b"\n")
+                    count += bytes(data).count(b"\n")
                     if len(buffer) >= 1 << 20:
                         write(bytes(buffer))
                         buffer.clear()

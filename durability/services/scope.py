@@ -181,3 +181,21 @@ def delta_blind_entries() -> list[registry.Entry]:
         if not change_fields(entry_model(entry), entry):
             blind.append(entry)
     return blind
+
+
+def backup_carrier(entry: registry.Entry) -> str:
+    """Which backup carries `entry`, from the lists the backup code itself walks.
+
+    Workspace models: every workspace backup (full and incremental). Global models: the
+    instance backup (and a workspace backup carries the rows its workspace references).
+    File stores in the backup scope: workspace backups copy every file under
+    `workspaces/<id>/` and every file a row names. Otherwise `backup_via` or nothing.
+    """
+    if entry.kind == "model":
+        if entry.key in {e.key for e in registry.backup_models()}:
+            return "workspace backups (full and incremental)"
+        if entry.key in {e.key for e in registry.backup_models(include_global=True)}:
+            return "instance backup; workspace backups carry the rows they reference"
+    elif entry.backup:
+        return "workspace backups (files in default storage)"
+    return entry.backup_via or ""

@@ -113,3 +113,25 @@ def test_list_backups_shows_instance_backups(instance, capsys):
     call_command("list_backups")
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(record.backup_id))
     assert line.endswith(" instance") and " complete instance " in line
+
+
+def test_the_registry_says_which_backup_carries_every_model_and_e004_asks_the_scope():
+    from governance.checks import rule_backup
+    from governance.selectors import registry_rows
+
+    carried = {row.entry.key: row.carried_by for row in registry_rows()}
+    assert carried["workspaces.Project"] == "workspace backups (full and incremental)"
+    assert carried["accounts.User"].startswith("instance backup")
+    assert carried["accounts.ApiToken"].startswith("instance backup")
+    assert carried["durability.SchemaVersion"] == "copied into every backup manifest (seed 004)"
+    entries = {e.key: e for e in registry.model_entries()}
+    critical = [e for e in entries.values() if e.data_class == "critical"]
+    assert all(carried[e.key] for e in critical)
+    assert rule_backup(entries["accounts.User"]) == []
+    # a critical model the backup code does not walk fails E004, whatever its flag says
+    original = registry._carrier
+    registry.register_backup_carrier(lambda entry: "")
+    try:
+        assert [v.id for v in rule_backup(entries["accounts.User"])] == ["holdfast.E004"]
+    finally:
+        registry.register_backup_carrier(original)
