@@ -1,7 +1,8 @@
 """HTTP load on the chat API through gunicorn on 127.0.0.1, reconciled with the event log.
 
     createdb -h 127.0.0.1 -U postgres hf_http_bench
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_http_bench .venv/bin/python bench/http_load.py
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_http_bench
+    .venv/bin/python bench/http_load.py [--quick]
 
 (Named http_load.py, not http.py: a script's folder comes first on sys.path, and a
 bench/http.py would shadow the standard library's `http` for every script in bench/.)
