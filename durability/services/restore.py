@@ -297,6 +297,11 @@ def backup_restore(
     where missing.
     """
     versions.check_writable()
+    if "workspace" not in archive.read_manifest(backup_id):
+        raise ValidationFailed(
+            f"Backup {backup_id} is an instance backup; restore it with `manage.py restore "
+            "--instance`."
+        )
     with archive.scratch_dir() as tmp:
         manifests = _fetch_verified(backup_id, tmp, progress=progress)
         for manifest in manifests:
