@@ -130,6 +130,8 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
     os.environ.setdefault("HOLDFAST_DATA_DIR", tempfile.mkdtemp(prefix="hf-http-bench-"))
+    # As in production: DEBUG off (with it on, Django keeps every query's SQL in memory).
+    os.environ["DEBUG"] = "false"
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env=env)
     import django
