@@ -3,7 +3,8 @@
     createdb -h 127.0.0.1 -U postgres hf_collab_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_collab_bench .venv/bin/python bench/chat.py
 
-Options: --posts N (default 2000), --sizes 10000,100000,1000000. It migrates the
+Options: --posts N (default 2000), --sizes 10000,100000,1000000, --reps 3, --quick
+(300 posts, 10k and 100k events). It migrates the
 database, then prints, all measured in the same run:
 
 1. write: posting N messages one by one through `services.message_post` (lock the
@@ -15,7 +16,10 @@ database, then prints, all measured in the same run:
    view rows bulk-loaded with INSERT ... SELECT generate_series), median of 25 reads
    through `selectors.message_page`, plus the EXPLAIN plan showing the
    (thread, seq) unique index walked backwards; ratio of the largest to the smallest.
-3. rebuild: replaying the 100k-event thread through `materialized.rebuild_thread`.
+3. rebuild: replaying the largest thread through `materialized.rebuild_thread` (the
+   Python reference) vs `materialized.rebuild_sql` of the whole workspace, events/s.
+
+The write ratio and the rebuild rates are printed as min/median/max over --reps runs.
 
 Use a scratch database: the bulk-loaded rows are append-only and stay (dropdb it after).
 """
@@ -56,7 +60,7 @@ def _world(tag: str):
     return ws, user
 
 
-def bench_write(ws, user, posts: int, rounds: int = 5) -> None:
+def bench_write(ws, user, posts: int, rounds: int = 5) -> tuple[float, float]:
     """Three ways to write the same messages, interleaved in rounds so that load from
     anything else on the machine hits all three alike."""
     from django.db import connection, transaction
@@ -121,6 +125,34 @@ def bench_write(ws, user, posts: int, rounds: int = 5) -> None:
     print(
         f"  ratio service / bare(event only) = {took['service'] / took['bare_one']:.2f}x",
         flush=True,
+    )
+    return took["service"] / took["bare_two"], took["service"] / posts * 1000
+
+
+def statements_per_post(ws, user) -> int:
+    """Statements one `message_post` sends (CaptureQueriesContext), not counting the
+    transaction's BEGIN/COMMIT and savepoints."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from collaboration import services
+
+    thread = services.thread_create(workspace=ws, title="statement count", actor=user)
+    services.message_post(thread=thread, body="first", actor=user)
+    with CaptureQueriesContext(connection) as captured:
+        services.message_post(thread=thread, body="second", actor=user)
+    return len(
+        [
+            q
+            for q in captured.captured_queries
+            if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"))
+        ]
+    )
+
+
+def _spread(values: list[float], unit: str = "x", digits: int = 2) -> str:
+    return "min/median/max " + " / ".join(
+        f"{v:.{digits}f}{unit}" for v in (min(values), statistics.median(values), max(values))
     )
 
 
@@ -215,27 +247,41 @@ def bench_read(ws, user, sizes: list[int]):
     return threads
 
 
-def bench_rebuild(threads) -> None:
+def bench_rebuild(ws, threads, reps: int = 3) -> None:
+    """The Python replay of one thread (the reference) vs the set-based SQL rebuild of the
+    whole workspace; events per second, min/median/max over `reps`."""
     from django.db import transaction
 
-    from collaboration.materialized import rebuild_thread
+    from collaboration import materialized
+    from collaboration.models import MessageEvent
 
-    size = sorted(threads)[len(threads) // 2]
-    start = time.perf_counter()
-    with transaction.atomic():
-        rows = rebuild_thread(threads[size])
-    took = time.perf_counter() - start
-    print(
-        f"rebuild: {size:,}-event thread replayed into {rows:,} rows in {took:.2f}s"
-        f" ({rows / took:,.0f} rows/s)"
-    )
+    size = max(threads)
+    python_rates, sql_rates = [], []
+    events = MessageEvent.objects.filter(thread__workspace=ws).count()
+    for _ in range(reps):
+        start = time.perf_counter()
+        with transaction.atomic():
+            materialized.rebuild_thread(threads[size])
+        python_rates.append(size / (time.perf_counter() - start))
+        start = time.perf_counter()
+        materialized.rebuild_sql(ws)
+        sql_rates.append(events / (time.perf_counter() - start))
+    print(f"rebuild, events/s over {reps} reps:")
+    print(f"  Python replay ({size:,}-event thread)  {_spread(python_rates, '', 0)}")
+    print(f"  SQL set-based ({events:,} events)      {_spread(sql_rates, '', 0)}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument(
+        "--quick", action="store_true", help="300 posts, threads of 10k and 100k events."
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.posts, args.sizes = 300, "10000,100000"
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
     os.environ.setdefault("HOLDFAST_DATA_DIR", str(Path(tempfile.gettempdir()) / "hf-chat-bench"))
@@ -243,9 +289,16 @@ def main() -> None:
     _setup()
     tag = uuid.uuid4().hex[:8]
     ws, user = _world(tag)
-    bench_write(ws, user, args.posts)
+    print(f"statements per message_post (besides BEGIN/COMMIT): {statements_per_post(ws, user)}")
+    ratios, per_post = [], []
+    for _ in range(args.reps):
+        ratio, ms = bench_write(ws, user, args.posts)
+        ratios.append(ratio)
+        per_post.append(ms)
+    print(f"write over {args.reps} reps: service/bare(event+view) {_spread(ratios)}")
+    print(f"  service ms/post {_spread(per_post, ' ms')}", flush=True)
     threads = bench_read(ws, user, [int(s) for s in args.sizes.split(",")])
-    bench_rebuild(threads)
+    bench_rebuild(ws, threads, args.reps)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User, role_at_least
@@ -257,10 +257,79 @@ def _append_event(*, thread: Thread, kind: str, message_id, actor: User, **field
     seq = (last or 0) + 1
     thread.last_seq = seq
     # A derived counter kept out of history; a plain UPDATE under the row lock.
-    Thread.objects.filter(pk=thread.pk).update(last_seq=seq)
+    Thread.objects.filter(pk=thread.pk).update(last_seq=seq, updated_at=timezone.now())
     return MessageEvent.objects.create(
         thread=thread, seq=seq, kind=kind, message_id=message_id, author=actor, **fields
     )
+
+
+def _insert_values(obj, connection, *, seq_from: str | None = None) -> tuple[str, str, list]:
+    """(column list, value list, params) to INSERT `obj`; `seq` columns read `seq_from`."""
+    quote = connection.ops.quote_name
+    columns, values, params = [], [], []
+    for f in obj._meta.concrete_fields:
+        columns.append(quote(f.column))
+        if seq_from is not None and f.attname in ("seq", "last_event_seq"):
+            values.append(seq_from)
+            continue
+        values.append(f"CAST(%s AS {f.db_type(connection)})")
+        params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
+    return ", ".join(columns), ", ".join(values), params
+
+
+def _append_text_and_view(*, thread: Thread, actor: User, body: str, client_id: str) -> Message:
+    """Append a text event and its view row (the thread is locked by the caller).
+
+    On PostgreSQL one statement does it all: the next seq from the event log (one backward
+    step on the (thread, seq) index) onto the thread's `last_seq`, the event, and the
+    view row `apply_event` folds from it. Elsewhere the same rows, statement by statement.
+    """
+    now = timezone.now()
+    event = MessageEvent(
+        thread=thread,
+        seq=0,  # the database picks it below
+        kind=EventKind.TEXT,
+        message_id=uuid.uuid4(),
+        author=actor,
+        body=body,
+        client_id=client_id,
+        created_at=now,
+        updated_at=now,
+    )
+    connection = connections[MessageEvent.objects.db]
+    if connection.vendor != "postgresql":
+        event = _append_event(
+            thread=thread,
+            kind=EventKind.TEXT,
+            message_id=event.message_id,
+            actor=actor,
+            body=body,
+            client_id=client_id,
+        )
+        message = apply_event(None, event)
+        message.save(force_insert=True)
+        return message
+    message = apply_event(None, event)
+    message.created_at = message.updated_at = now
+    ev_cols, ev_vals, ev_params = _insert_values(event, connection, seq_from="s.last_seq")
+    msg_cols, msg_vals, msg_params = _insert_values(message, connection, seq_from="e.seq")
+    quote = connection.ops.quote_name
+    events, threads = quote(MessageEvent._meta.db_table), quote(Thread._meta.db_table)
+    sql = (
+        f"WITH s AS (UPDATE {threads} SET last_seq = COALESCE((SELECT seq FROM {events} "  # noqa: S608
+        f"WHERE thread_id = %s ORDER BY seq DESC LIMIT 1), 0) + 1, updated_at = %s "
+        f"WHERE id = %s RETURNING last_seq), "
+        f"e AS (INSERT INTO {events} ({ev_cols}) SELECT {ev_vals} FROM s RETURNING seq) "
+        f"INSERT INTO {quote(Message._meta.db_table)} ({msg_cols}) SELECT {msg_vals} FROM e "
+        "RETURNING seq"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [thread.pk, now, thread.pk, *ev_params, *msg_params])
+        seq = cursor.fetchone()[0]
+    thread.last_seq = event.seq = message.seq = message.last_event_seq = seq
+    message._state.adding = False
+    message._state.db = connection.alias
+    return message
 
 
 def _lock_thread(thread: Thread) -> Thread:
@@ -293,16 +362,7 @@ def message_post(
         )
         if first is not None:
             return Message.objects.get(pk=first), False
-    event = _append_event(
-        thread=thread,
-        kind=EventKind.TEXT,
-        message_id=uuid.uuid4(),
-        actor=actor,
-        body=body,
-        client_id=client_id,
-    )
-    message = apply_event(None, event)
-    message.save(force_insert=True)
+    message = _append_text_and_view(thread=thread, actor=actor, body=body, client_id=client_id)
     _notify_mentions_on_commit(
         workspace=thread.workspace,
         actor=actor,

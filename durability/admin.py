@@ -28,8 +28,10 @@ class BackupRecordAdmin(admin.ModelAdmin):
         "verify_status",
         "verified_at",
         "trigger",
+        "kind",
+        "parent_backup_id",
     ]
-    list_filter = ["status", "verify_status", "trigger"]
+    list_filter = ["status", "verify_status", "trigger", "kind"]
     search_fields = ["backup_id", "workspace_slug"]
     date_hierarchy = "taken_at"
     actions = ["restore_selected", "verify_selected"]

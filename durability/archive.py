@@ -2,7 +2,13 @@
 
     <backup_id>/parts/<NNN>-<app_label.Model>.jsonl.zst   one per model, zstd JSON lines
     <backup_id>/files/<path in default storage>           uploaded files and blobs
+    <backup_id>/parts/<NNN>-<app_label.Model>.keys.zst    (a delta) every primary key now
     <backup_id>/manifest.json                              written last
+
+An incremental backup (a delta, format 2) holds, per workspace model, only the rows
+created or changed since its parent plus the list of every primary key the workspace
+has now (so deletes are seen); its global parts are whole, and its `files` list names
+every file of the workspace with the backup folder that stores its bytes (`stored_in`).
 
 Parts are streamed to a temporary file while hashed, then handed to `storage.save`
 (django-storages' S3 backend uploads large files in multipart chunks). The manifest
@@ -29,7 +35,9 @@ from django.core.files.storage import storages
 
 from common.exceptions import NotFound, ValidationFailed
 
-FORMAT = 1
+FORMAT = 1  # a full backup
+DELTA_FORMAT = 2  # an incremental backup: older code must refuse it rather than misread it
+READABLE = DELTA_FORMAT
 MANIFEST = "manifest.json"
 BLOCK = 1 << 20
 
@@ -206,10 +214,10 @@ def read_manifest(backup_id: str) -> dict:
         raise ValidationFailed(
             f"The manifest of backup {backup_id} is damaged (checksum mismatch)."
         )
-    if manifest.get("format", 0) > FORMAT:
+    if manifest.get("format", 0) > READABLE:
         raise ValidationFailed(
             f"Backup {backup_id} uses archive format {manifest['format']}; this code reads "
-            f"format {FORMAT} and older."
+            f"format {READABLE} and older."
         )
     return manifest
 

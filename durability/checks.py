@@ -15,3 +15,20 @@ def production_schema_version(app_configs, databases=None, **kwargs):
     if reason is None:
         return []
     return [Error(reason[1], id="durability.E001")]
+
+
+@register()
+def deltas_see_every_change(app_configs, **kwargs):
+    """Every workspace model in the backup scope has a field that shows its changes."""
+    from durability.services.scope import delta_blind_entries
+
+    return [
+        Error(
+            f"{entry.key} is in the backup scope but an incremental backup cannot see its "
+            "changes: give it an `updated_at` (auto_now) field, history, or declare it "
+            "append-only with a `created_at`.",
+            obj=entry.key,
+            id="durability.E002",
+        )
+        for entry in delta_blind_entries()
+    ]

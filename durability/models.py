@@ -20,6 +20,12 @@ class VerifyStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class BackupKind(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental (a delta on its parent)"
+    INSTANCE = "instance", "Instance (every global row, the catalogue)"
+
+
 class BackupTrigger(models.TextChoices):
     MANUAL = "manual", "Manual"
     SCHEDULE = "schedule", "Schedule"
@@ -46,6 +52,9 @@ class BackupRecord(BaseModel):
     trigger = models.CharField(
         max_length=16, choices=BackupTrigger.choices, default=BackupTrigger.MANUAL
     )
+    kind = models.CharField(max_length=16, choices=BackupKind.choices, default=BackupKind.FULL)
+    # The backup this delta applies on (empty for a full backup); restore needs the chain.
+    parent_backup_id = models.CharField(max_length=200, blank=True, db_index=True)
     status = models.CharField(
         max_length=16, choices=BackupStatus.choices, default=BackupStatus.RUNNING
     )

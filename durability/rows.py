@@ -177,3 +177,48 @@ def _load_chunked(model, blocks, using, skip_existing) -> int:
             cursor.executemany(sql, batch)
             count += len(batch)
     return count
+
+
+def export_keys(queryset, *, using: str, write: Callable[[bytes], None]) -> int:
+    """Write the primary key of every row of `queryset`, one per line, in key order."""
+    pk = queryset.model._meta.pk
+    queryset = queryset.using(using).order_by("pk")
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        sql, params = queryset.values_list(pk.attname).query.sql_with_params()
+        ops = cast("PgOperations", connection.ops)
+        statement = f"COPY ({ops.compose_sql(sql, params)}) TO STDOUT"
+        count = 0
+        buffer = bytearray()
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(statement) as copy:
+                for data in copy:
+                    buffer += data
+                    count += bytes(data).count(b"\n")
+                    if len(buffer) >= 1 << 20:
+                        write(bytes(buffer))
+                        buffer.clear()
+        if buffer:
+            write(bytes(buffer))
+        return count
+    count, last = 0, None
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        chunk = list(page.values_list("pk", flat=True)[:CHUNK])
+        if not chunk:
+            return count
+        write(b"".join(str(k).encode() + b"\n" for k in chunk))
+        count += len(chunk)
+        last = chunk[-1]
+
+
+def read_keys(model, blocks: Iterable[bytes]) -> set:
+    """The primary keys written by `export_keys`, as Python values."""
+    pk = model._meta.pk
+    return {pk.to_python(line.decode()) for line in lines(blocks)}
+
+
+def read_pks(model, blocks: Iterable[bytes]) -> set:
+    """The primary keys of the JSON-lines rows in `blocks`."""
+    pk = model._meta.pk
+    return {pk.to_python(json.loads(line)[pk.column]) for line in lines(blocks)}

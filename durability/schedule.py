@@ -8,6 +8,11 @@ BEAT_SCHEDULE = {
         "schedule": float(settings.BACKUP_INTERVAL_SECONDS),
         "options": {"expires": float(settings.BACKUP_INTERVAL_SECONDS)},
     },
+    "durability-incremental-backups": {
+        "task": "durability.incremental_backups",
+        "schedule": float(settings.BACKUP_INCREMENTAL_INTERVAL_SECONDS),
+        "options": {"expires": float(settings.BACKUP_INCREMENTAL_INTERVAL_SECONDS)},
+    },
     "durability-verify-newest": {
         "task": "durability.verify_newest",
         "schedule": float(settings.BACKUP_VERIFY_INTERVAL_SECONDS),

@@ -94,7 +94,33 @@ def stored_backups(*, workspace_slug: str | None = None, include_incomplete: boo
             if include_incomplete:
                 found.append(StoredBackup(backup_id, False, None, str(exc)))
             continue
+        if "workspace" not in manifest:  # an instance backup (every global row)
+            if not workspace_slug:
+                found.append(StoredBackup(backup_id, True, manifest))
+            continue
         if workspace_slug and manifest["workspace"]["slug"] != workspace_slug:
             continue
         found.append(StoredBackup(backup_id, True, manifest))
+    complete = {b.backup_id for b in found if b.complete}
+    checked = []
+    for backup in found:  # a delta is complete only when its whole chain is
+        gone = [p for p in (backup.manifest or {}).get("chain", []) if p not in complete]
+        if backup.complete and gone and not _chain_in_storage(gone):
+            if include_incomplete:
+                checked.append(
+                    StoredBackup(backup.backup_id, False, None, f"its parent {gone[-1]} is missing")
+                )
+            continue
+        checked.append(backup)
+    found = checked
     return sorted(found, key=lambda b: (b.manifest or {}).get("created_at", ""), reverse=True)
+
+
+def _chain_in_storage(backup_ids: list[str]) -> bool:
+    """Whether every backup named is complete (for parents filtered out of a listing)."""
+    for backup_id in backup_ids:
+        try:
+            archive.read_manifest(backup_id)
+        except ServiceError:
+            return False
+    return True

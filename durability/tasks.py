@@ -12,6 +12,12 @@ def scheduled_backups() -> dict:
     return services.scheduled_backups()
 
 
+@shared_task(name="durability.incremental_backups", acks_late=True, ignore_result=False)
+def incremental_backups() -> dict:
+    """A delta of every workspace since its previous backup (RPO: the beat interval)."""
+    return services.scheduled_incrementals()
+
+
 @shared_task(name="durability.verify_newest", acks_late=True, ignore_result=False)
 def verify_newest() -> dict:
     """The drill: restore the newest backup of each workspace into a scratch database."""

@@ -57,7 +57,8 @@ RULES: dict[str, str] = {
     "holdfast.E002": "A critical model has audited history (django-simple-history), or is "
     "declared append-only and immutable.",
     "holdfast.E003": "A model's tenant path leads to its workspace, or it is declared global.",
-    "holdfast.E004": "A critical model or store is in the backup scope.",
+    "holdfast.E004": "A critical model or store is in the backup scope: a workspace or the "
+    "instance backup carries it (as the backup code's scope says), or `backup_via` says where.",
     "holdfast.E005": "A semi-critical file store is append-only (or replaced atomically as a "
     "whole), its writer can do nothing else, and its reader tolerates a truncated or corrupt "
     "last line.",
@@ -199,7 +200,7 @@ def rule_tenant(entry: Entry) -> list[Violation]:
 
 
 def rule_backup(entry: Entry) -> list[Violation]:
-    if not _is_critical(entry) or entry.backup or entry.backup_via:
+    if not _is_critical(entry) or entry.backup_via or registry.backup_carrier(entry):
         return []
     return [
         Violation(

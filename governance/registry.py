@@ -390,3 +390,25 @@ def resolve_tenant_path(model: type[models.Model], path: str) -> type[models.Mod
             return None
         current = f.related_model
     return current
+
+
+# --- which backup carries an entry (filled in by the backup app) -------------------------
+
+_carrier: Callable[[Entry], str] | None = None
+
+
+def register_backup_carrier(carrier: Callable[[Entry], str]) -> None:
+    """`carrier(entry)` names the backup that carries the entry ("" when none does).
+
+    The backup app (above governance) registers it in its ready(); check E004 and the
+    registry page ask it, so they see the backup's real scope, not only the flag.
+    """
+    global _carrier
+    _carrier = carrier
+
+
+def backup_carrier(entry: Entry) -> str:
+    """Which backup carries `entry`: the backup app's answer, else the `backup` flag's."""
+    if _carrier is not None:
+        return _carrier(entry)
+    return "backups" if entry.backup else ""

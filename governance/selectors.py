@@ -200,6 +200,7 @@ class RegistryRow:
     class_label: str
     history: str  # "on" | "off" | "is history" | "—" (stores)
     in_backups: bool
+    carried_by: str  # which backup carries it ("" when none)
     rows: RowCount
     flags: str
     violations: list
@@ -243,7 +244,8 @@ def registry_rows(*, data_class: str | None = None, violations=None) -> list[Reg
                 entry=entry,
                 class_label=labels.get(entry.data_class, entry.data_class),
                 history=history_state(entry),
-                in_backups=entry.backup,
+                in_backups=bool(registry.backup_carrier(entry) or entry.backup_via),
+                carried_by=registry.backup_carrier(entry) or (entry.backup_via or ""),
                 rows=row_count(entry),
                 flags=_flags(entry),
                 violations=entry_violations(entry)

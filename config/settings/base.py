@@ -168,6 +168,10 @@ MEDIA_URL = "/media/"
 BACKUP_ROOT = DATA_DIR / "backups"
 # Scheduled backups (durability): interval, retention, verification drill.
 BACKUP_INTERVAL_SECONDS = env.int("BACKUP_INTERVAL_SECONDS", default=3600)
+# Incremental backups (deltas) between full ones: the RPO on the default schedule.
+BACKUP_INCREMENTAL_INTERVAL_SECONDS = env.int("BACKUP_INCREMENTAL_INTERVAL_SECONDS", default=300)
+# A delta re-reads rows changed this long before its parent was taken (long transactions).
+BACKUP_INCREMENTAL_OVERLAP_SECONDS = env.int("BACKUP_INCREMENTAL_OVERLAP_SECONDS", default=120)
 BACKUP_RETAIN_HOURLY = env.int("BACKUP_RETAIN_HOURLY", default=24)
 BACKUP_RETAIN_DAILY = env.int("BACKUP_RETAIN_DAILY", default=14)
 BACKUP_RETAIN_WEEKLY = env.int("BACKUP_RETAIN_WEEKLY", default=8)

@@ -19,10 +19,12 @@ from django.db import connections, models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from common.exceptions import ValidationFailed
 from durability import archive, rows, versions
-from durability.models import BackupRecord, BackupStatus, BackupTrigger
+from durability.models import BackupKind, BackupRecord, BackupStatus, BackupTrigger
+from durability.services import chain
 from durability.services._shared import Progress, emit, entry_model
-from durability.services.scope import workspace_files, workspace_scope
+from durability.services.scope import changed_since, workspace_files, workspace_scope
 from governance import registry
 from governance.models import AuditAction
 from governance.services import audit_record
@@ -52,20 +54,33 @@ def backup_create(
     trigger: str = BackupTrigger.MANUAL,
     progress: Progress = None,
     at: datetime.datetime | None = None,
+    incremental: bool = False,
 ) -> BackupRecord:
-    """Write one complete backup of `workspace` to backup storage; manifest last."""
+    """Write one complete backup of `workspace` to backup storage; manifest last.
+
+    `incremental=True` writes a delta on the workspace's newest complete backup (see
+    `durability.services.chain`); it refuses when there is no backup it can build on.
+    """
     taken_at = at or timezone.now()
+    parent = chain.delta_parent(workspace) if incremental else None
+    if incremental and parent is None:
+        raise ValidationFailed(
+            f"Workspace {workspace.slug} has no complete backup at this schema to build an "
+            "incremental backup on; take a full backup first."
+        )
     backup_id = new_backup_id(workspace, taken_at)
     record = BackupRecord.objects.create(
         backup_id=backup_id,
         workspace_id_scope=workspace.pk,
         workspace_slug=workspace.slug,
         trigger=trigger,
+        kind=BackupKind.INCREMENTAL if parent is not None else BackupKind.FULL,
+        parent_backup_id=parent["backup_id"] if parent is not None else "",
         taken_at=taken_at,
         app_version=versions.APP_VERSION,
     )
     try:
-        manifest = _write_archive(workspace, backup_id, taken_at, progress)
+        manifest = _write_archive(workspace, backup_id, taken_at, progress, parent)
     except BaseException as exc:
         BackupRecord.objects.filter(pk=record.pk).update(
             status=BackupStatus.FAILED,
@@ -91,13 +106,20 @@ def backup_create(
             "updated_at",
         ]
     )
+    kind = "Incremental backup" if parent is not None else "Backup"
     audit_record(
         action=AuditAction.BACKUP,
-        summary=f"Backup {backup_id}: {totals['rows']} rows, {totals['files']} files",
+        summary=f"{kind} {backup_id}: {totals['rows']} rows, {totals['files']} files",
         actor=actor,
         workspace=workspace,
         target=record,
-        data={"backup_id": backup_id, "trigger": trigger, **totals},
+        data={
+            "backup_id": backup_id,
+            "trigger": trigger,
+            "kind": record.kind,
+            "parent": record.parent_backup_id,
+            **totals,
+        },
     )
     return record
 
@@ -109,34 +131,58 @@ def _export_part(
     queryset: models.QuerySet[Any],
     using: str,
     snapshot: str | None = None,
-) -> tuple[str, str, int, dict[str, Any]]:
-    """Write one part to a temp file; returns (filename, local path, rows, checksums).
+    keys: models.QuerySet[Any] | None = None,
+) -> tuple[str, str, int, dict[str, Any], dict[str, Any] | None]:
+    """Write one part to a temp file; returns (filename, local path, rows, checksums, keys).
 
     With `snapshot` (PostgreSQL, a worker thread) the part is read on this thread's own
-    connection inside the exported snapshot of the backup's transaction.
+    connection inside the exported snapshot of the backup's transaction. With `keys`
+    (a delta's workspace part) every primary key of that queryset goes to a second file.
     """
     filename = f"{index:03d}-{entry.key}.jsonl.zst"
     writer = archive.PartWriter(tmp, filename)
+    key_writer = (
+        archive.PartWriter(tmp, f"{index:03d}-{entry.key}.keys.zst") if keys is not None else None
+    )
+    key_count = 0
+
+    def read() -> int:
+        nonlocal key_count
+        count = rows.export(queryset, using=using, write=writer.write)
+        if keys is not None and key_writer is not None:
+            key_count = rows.export_keys(keys, using=using, write=key_writer.write)
+        return count
+
     try:
         if snapshot is None:
-            count = rows.export(queryset, using=using, write=writer.write)
+            count = read()
         else:
             try:
                 with transaction.atomic(using=using):
                     with connections[using].cursor() as cursor:
                         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                         cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-                    count = rows.export(queryset, using=using, write=writer.write)
+                    count = read()
             finally:
                 connections[using].close()
     except BaseException:
         writer.abort()
+        if key_writer is not None:
+            key_writer.abort()
         raise
-    return filename, writer.path, count, writer.finish()
+    key_info = None
+    if key_writer is not None:
+        key_info = {"name": key_writer.name, "path": key_writer.path, "keys": key_count}
+        key_info.update(key_writer.finish())
+    return filename, writer.path, count, writer.finish(), key_info
 
 
 def _write_archive(
-    workspace: Workspace, backup_id: str, taken_at: datetime.datetime, progress: Progress
+    workspace: Workspace,
+    backup_id: str,
+    taken_at: datetime.datetime,
+    progress: Progress,
+    parent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     using = "default"
     parts: list[dict[str, Any]] = []
@@ -150,6 +196,13 @@ def _write_archive(
     with archive.scratch_dir() as tmp, _snapshot(using):
         schema = versions.schema_document(using)
         scope = list(enumerate(workspace_scope(workspace, using=using)))
+        since = chain.delta_since(parent) if parent is not None else None
+        jobs: list[tuple[int, registry.Entry, Any, Any]] = []
+        for i, (entry, qs, info) in scope:
+            if since is not None and info.get("scope") == "workspace":
+                jobs.append((i, entry, changed_since(entry, qs, since), qs))
+            else:
+                jobs.append((i, entry, qs, None))
         pool: ThreadPoolExecutor | None = None
         if parallel:
             with connection.cursor() as cursor:
@@ -157,47 +210,69 @@ def _write_archive(
                 snapshot = cursor.fetchone()[0]
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup")
             futures = [
-                pool.submit(_export_part, tmp, i, entry, qs, using, snapshot)
-                for i, (entry, qs, _info) in scope
+                pool.submit(_export_part, tmp, i, entry, qs, using, snapshot, keys)
+                for i, entry, qs, keys in jobs
             ]
             results = (f.result() for f in futures)
         else:
-            results = (_export_part(tmp, i, entry, qs, using) for i, (entry, qs, _info) in scope)
+            results = (
+                _export_part(tmp, i, entry, qs, using, None, keys) for i, entry, qs, keys in jobs
+            )
         try:
-            for (_index, (entry, _qs, info)), (filename, local, count, sums) in zip(
+            for (_index, (entry, _qs, info)), (filename, local, count, sums, key_info) in zip(
                 scope, results, strict=True
             ):
                 archive.store_file(f"{backup_id}/parts/{filename}", local)
                 os.remove(local)
-                parts.append(
-                    {
-                        "model": entry.key,
-                        "table": entry_model(entry)._meta.db_table,
-                        "file": f"parts/{filename}",
-                        "rows": count,
-                        "columns": [f.column for f in rows.columns(entry_model(entry))],
-                        **info,
-                        **sums,
+                part = {
+                    "model": entry.key,
+                    "table": entry_model(entry)._meta.db_table,
+                    "file": f"parts/{filename}",
+                    "rows": count,
+                    "columns": [f.column for f in rows.columns(entry_model(entry))],
+                    **info,
+                    **sums,
+                }
+                if key_info is not None:
+                    archive.store_file(f"{backup_id}/parts/{key_info['name']}", key_info["path"])
+                    os.remove(key_info["path"])
+                    part["keys"] = {
+                        "file": f"parts/{key_info['name']}",
+                        "rows": key_info["keys"],
+                        "bytes": key_info["bytes"],
+                        "sha256": key_info["sha256"],
+                        "content_digest": key_info["content_digest"],
                     }
-                )
+                parts.append(part)
                 emit(progress, stage="backup", model=entry.key, rows=count, bytes=sums["bytes"])
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         media = archive.media_storage()
+        stored = chain.stored_files(parent) if parent is not None else {}
         for path in workspace_files(workspace, using=using):
             local = os.path.join(tmp, "blob")
             if not media.exists(path):
                 missing.append(path)
                 continue
             sha, size = archive.copy_to_local(media, path, local)
+            earlier = stored.get(path)
+            if earlier is not None and earlier["sha256"] == sha and earlier["bytes"] == size:
+                files.append(earlier)  # unchanged: the bytes stay where the chain has them
+                os.remove(local)
+                continue
             archive.store_file(f"{backup_id}/files/{path}", local)
             os.remove(local)
-            files.append({"path": path, "file": f"files/{path}", "bytes": size, "sha256": sha})
+            item = {"path": path, "file": f"files/{path}", "bytes": size, "sha256": sha}
+            if parent is not None:
+                item["stored_in"] = backup_id
+            files.append(item)
             emit(progress, stage="files", model=path, rows=0, bytes=size)
-    manifest = {
-        "format": archive.FORMAT,
+    new_files = [f for f in files if f.get("stored_in", backup_id) == backup_id]
+    manifest: dict[str, Any] = {
+        "format": archive.FORMAT if parent is None else archive.DELTA_FORMAT,
         "backup_id": backup_id,
+        "kind": "full" if parent is None else "incremental",
         "schema": schema,
         "code": {"app_version": versions.APP_VERSION, "release": settings.APP_VERSION},
         "vendor": connections[using].vendor,
@@ -214,9 +289,14 @@ def _write_archive(
         "missing_files": missing,
         "totals": {
             "rows": sum(p["rows"] for p in parts),
-            "bytes": sum(p["bytes"] for p in parts) + sum(f["bytes"] for f in files),
-            "files": len(files),
+            "bytes": sum(p["bytes"] + p.get("keys", {}).get("bytes", 0) for p in parts)
+            + sum(f["bytes"] for f in new_files),
+            "files": len(new_files),
         },
     }
+    if parent is not None:
+        manifest["parent"] = parent["backup_id"]
+        manifest["chain"] = [*parent.get("chain", []), parent["backup_id"]]
+        manifest["since"] = since.isoformat() if since is not None else None
     archive.write_manifest(backup_id, manifest)  # last: from now on the backup is complete
     return manifest

@@ -14,12 +14,13 @@ from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import Storage
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 
 from accounts.models import Team, User
 from common.exceptions import Conflict, ValidationFailed
 from durability import archive, rows, versions
-from durability.models import BackupRecord, BackupStatus
+from durability.models import BackupKind, BackupRecord, BackupStatus
+from durability.services import chain
 from durability.services._shared import Digest, Progress, emit, entry_model
 from governance import registry
 from governance.immutability import allow_purge
@@ -31,28 +32,54 @@ from workspaces.models import Workspace
 # --- reading an archive back --------------------------------------------------------
 
 
-def _fetch_verified(backup_id: str, tmp: str, *, progress: Progress = None) -> dict[str, Any]:
-    """Manifest plus every part and file downloaded to `tmp` and checked; refuses damage."""
-    manifest = archive.read_manifest(backup_id)
-    problems = fetch_parts(manifest, backup_id, tmp, progress)
+def _fetch_verified(backup_id: str, tmp: str, *, progress: Progress = None) -> list[dict[str, Any]]:
+    """The backup's chain (full backup first, the backup itself last), every part and file
+    downloaded to `tmp` and checked; refuses damage anywhere in the chain."""
+    manifests = fetch_chain(backup_id, tmp, progress)
+    problems = [p for m in manifests for p in m["_problems"]]
     if problems:
         raise ValidationFailed(
             f"Backup {backup_id} is damaged and was not restored: {'; '.join(problems)}."
         )
-    return manifest
+    return manifests
+
+
+def fetch_chain(backup_id: str, tmp: str, progress: Progress) -> list[dict[str, Any]]:
+    """Read and download the manifests of `backup_id`'s chain; each gets `_problems`.
+
+    Only the target's files are fetched: its file list is the workspace's whole state.
+    """
+    target = archive.read_manifest(backup_id)
+    manifests = chain.resolve(target)
+    for index, manifest in enumerate(manifests):
+        folder = os.path.join(tmp, f"c{index:04d}")
+        os.makedirs(folder, exist_ok=True)
+        manifest["_problems"] = fetch_parts(
+            manifest, manifest["backup_id"], folder, progress, files=manifest is target
+        )
+    return manifests
 
 
 def fetch_parts(
-    manifest: dict[str, Any], backup_id: str, tmp: str, progress: Progress
+    manifest: dict[str, Any],
+    backup_id: str,
+    tmp: str,
+    progress: Progress,
+    *,
+    files: bool = True,
 ) -> list[str]:
     """Download every part and file of the backup to `tmp`; returns what is missing or damaged.
 
-    Each manifest item learns where its local copy is (`item["_local"]`).
+    Each manifest item learns where its local copy is (`item["_local"]`). A delta's key
+    lists are parts too; a file kept by an earlier backup of the chain is read from there.
     """
     storage = archive.backup_storage()
     problems = []
-    for index, item in enumerate(manifest["parts"] + manifest["files"]):
-        name = f"{backup_id}/{item['file']}"
+    items = list(manifest["parts"]) + [p["keys"] for p in manifest["parts"] if "keys" in p]
+    if files:
+        items += manifest["files"]
+    for index, item in enumerate(items):
+        name = f"{item.get('stored_in', backup_id)}/{item['file']}"
         local = os.path.join(tmp, f"{index:05d}")
         item["_local"] = local
         if not storage.exists(name):
@@ -88,20 +115,132 @@ def load_parts(
             loaded[part["model"]] = 0
             continue
         skip_existing = part.get("scope") == "global" or entry.key in KEEP_FOREVER
-        digest = Digest()
-        count = rows.load(
-            entry_model(entry),
-            digest.watch(archive.decompressed_blocks(part["_local"])),
-            using=using,
-            skip_existing=skip_existing,
+        loaded[part["model"]] = _load_part(part, entry, using, skip_existing)
+        emit(
+            progress,
+            stage="restore",
+            model=part["model"],
+            rows=loaded[part["model"]],
+            bytes=part["bytes"],
         )
-        if count != part["rows"] or digest.hexdigest() != part["content_digest"]:
-            raise ValidationFailed(
-                f"Part {part['file']} decoded to {count} rows that do not match the manifest."
-            )
-        loaded[part["model"]] = count
-        emit(progress, stage="restore", model=part["model"], rows=count, bytes=part["bytes"])
     return loaded
+
+
+def _load_part(part: dict[str, Any], entry: registry.Entry, using: str, skip_existing: bool) -> int:
+    digest = Digest()
+    count = rows.load(
+        entry_model(entry),
+        digest.watch(archive.decompressed_blocks(part["_local"])),
+        using=using,
+        skip_existing=skip_existing,
+    )
+    if count != part["rows"] or digest.hexdigest() != part["content_digest"]:
+        raise ValidationFailed(
+            f"Part {part['file']} decoded to {count} rows that do not match the manifest."
+        )
+    return count
+
+
+def _keys(part: dict[str, Any], model: type[models.Model]) -> set:
+    keys = part["keys"]
+    digest = Digest()
+    found = rows.read_keys(model, digest.watch(archive.decompressed_blocks(keys["_local"])))
+    if len(found) != keys["rows"] or digest.hexdigest() != keys["content_digest"]:
+        raise ValidationFailed(f"Key list {keys['file']} does not match the manifest.")
+    return found
+
+
+def apply_delta(
+    manifest: dict[str, Any], *, using: str, team_existed: bool, progress: Progress = None
+) -> dict[str, int]:
+    """Apply one delta on the state its parent left (inside the caller's transaction).
+
+    Children first, every row whose key is gone or that the delta carries anew is
+    removed; then, parents first, the delta's rows are inserted. Global parts are whole
+    and go in as in a full restore (missing rows only).
+    """
+    known = {e.key: e for e in registry.backup_models(include_global=True)}
+    unknown = [p["model"] for p in manifest["parts"] if p["model"] not in known]
+    if unknown:
+        raise ValidationFailed(
+            f"The backup holds models this code does not know: {', '.join(unknown)}."
+        )
+    workspace = Workspace.objects.using(using).get(pk=manifest["workspace"]["id"])
+    tenant = [p for p in manifest["parts"] if p.get("scope") == "workspace"]
+    for part in reversed(tenant):
+        entry = known[part["model"]]
+        model = entry_model(entry)
+        keep = _keys(part, model)
+        if entry.key in KEEP_FOREVER:
+            continue
+        renewed = rows.read_pks(model, archive.decompressed_blocks(part["_local"]))
+        current = registry.workspace_queryset(entry, workspace).using(using).order_by()
+        doomed = [
+            pk for pk in current.values_list("pk", flat=True) if pk not in keep or pk in renewed
+        ]
+        for start in range(0, len(doomed), 500):
+            batch = doomed[start : start + 500]
+            model._base_manager.using(using).filter(pk__in=batch)._raw_delete(using)
+    loaded: dict[str, int] = {}
+    for part in manifest["parts"]:
+        entry = known[part["model"]]
+        if part.get("scope") == "global" and part.get("team_bound") and team_existed:
+            loaded[part["model"]] = 0
+            continue
+        skip_existing = part.get("scope") == "global" or entry.key in KEEP_FOREVER
+        loaded[part["model"]] = _load_part(part, entry, using, skip_existing)
+        emit(
+            progress,
+            stage="restore",
+            model=part["model"],
+            rows=loaded[part["model"]],
+            bytes=part["bytes"],
+        )
+    return loaded
+
+
+def load_chain(
+    manifests: list[dict[str, Any]],
+    *,
+    using: str,
+    team_existed: bool,
+    progress: Progress = None,
+) -> dict[str, int]:
+    """Load a full backup and apply its deltas in order (inside the caller's transaction).
+
+    Returns rows inserted per model. After a delta, every workspace model must hold
+    exactly the keys the delta listed (audit events, kept in place, may hold more).
+    """
+    loaded = load_parts(manifests[0], using=using, team_existed=team_existed, progress=progress)
+    for manifest in manifests[1:]:
+        for key, n in apply_delta(
+            manifest, using=using, team_existed=team_existed, progress=progress
+        ).items():
+            loaded[key] = loaded.get(key, 0) + n
+    target = manifests[-1]
+    if chain.is_delta(target):
+        problems = delta_count_problems(target, using=using, strict=False)
+        if problems:
+            raise ValidationFailed(
+                f"Backup {target['backup_id']} did not restore to its recorded state: "
+                f"{'; '.join(problems)}."
+            )
+    return loaded
+
+
+def delta_count_problems(manifest: dict[str, Any], *, using: str, strict: bool) -> list[str]:
+    """Where the workspace's row counts differ from the delta's key lists."""
+    known = {e.key: e for e in registry.backup_models(include_global=True)}
+    workspace = Workspace.objects.using(using).get(pk=manifest["workspace"]["id"])
+    problems = []
+    for part in manifest["parts"]:
+        if part.get("scope") != "workspace" or (not strict and part["model"] in KEEP_FOREVER):
+            continue
+        entry = known[part["model"]]
+        n = registry.workspace_queryset(entry, workspace).using(using).count()
+        if n != part["keys"]["rows"]:
+            problems.append(f"{part['model']}: {n} rows, the backup lists {part['keys']['rows']}")
+    return problems
 
 
 def _restore_files(manifest: dict[str, Any]) -> int:
@@ -120,6 +259,18 @@ def _restore_files(manifest: dict[str, Any]) -> int:
             raise Conflict(f"Could not put {path} back in storage (it was taken meanwhile).")
         written += 1
     return written
+
+
+def _remove_later_files(manifest: dict[str, Any]) -> int:
+    """Delete files under the workspace's prefix that the backup's state did not have."""
+    media = archive.media_storage()
+    known = {f["path"] for f in manifest["files"]} | set(manifest.get("missing_files", []))
+    removed = 0
+    for path in list(archive.walk(media, f"workspaces/{manifest['workspace']['id']}")):
+        if path not in known:
+            media.delete(path)
+            removed += 1
+    return removed
 
 
 def _storage_sha(storage: Storage, path: str) -> tuple[str, int]:
@@ -146,11 +297,17 @@ def backup_restore(
     where missing.
     """
     versions.check_writable()
+    if "workspace" not in archive.read_manifest(backup_id):
+        raise ValidationFailed(
+            f"Backup {backup_id} is an instance backup; restore it with `manage.py restore "
+            "--instance`."
+        )
     with archive.scratch_dir() as tmp:
-        manifest = _fetch_verified(backup_id, tmp, progress=progress)
-        versions.check_backup_schema(manifest["schema"])
+        manifests = _fetch_verified(backup_id, tmp, progress=progress)
+        for manifest in manifests:
+            versions.check_backup_schema(manifest["schema"])
         try:
-            result = _restore_verified(manifest, backup_id, actor, progress)
+            result = _restore_verified(manifests, backup_id, actor, progress)
         except DatabaseError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise Conflict(
@@ -161,8 +318,9 @@ def backup_restore(
 
 
 def _restore_verified(
-    manifest: dict[str, Any], backup_id: str, actor: User | None, progress: Progress
+    manifests: list[dict[str, Any]], backup_id: str, actor: User | None, progress: Progress
 ) -> dict[str, Any]:
+    manifest = manifests[-1]
     ws_info = manifest["workspace"]
     with transaction.atomic():
         existing = Workspace.objects.select_for_update().filter(pk=ws_info["id"]).first()
@@ -177,13 +335,14 @@ def _restore_verified(
         with allow_purge():
             if existing is not None:
                 deleted = delete_workspace_rows(existing)
-            loaded = load_parts(
-                manifest, using="default", team_existed=team_existed, progress=progress
+            loaded = load_chain(
+                manifests, using="default", team_existed=team_existed, progress=progress
             )
         workspace = Workspace.objects.get(pk=ws_info["id"])
         files = _restore_files(manifest)
         rebuilt = _views_after_restore(manifest, workspace)
-        catalogue(manifest)
+        for each in manifests:
+            catalogue(each)
         audit_record(
             action=AuditAction.RESTORE,
             summary=f"Restored workspace {workspace.slug} from backup {backup_id}",
@@ -192,6 +351,7 @@ def _restore_verified(
             target=workspace,
             data={
                 "backup_id": backup_id,
+                "chain": [m["backup_id"] for m in manifests],
                 "mode": "replace" if existing is not None else "create",
                 "rows": sum(loaded.values()),
                 "deleted_rows": sum(deleted.values()),
@@ -199,6 +359,8 @@ def _restore_verified(
                 "views_rebuilt": rebuilt,
             },
         )
+    # Files the workspace gained after the backup go too, once the rows are committed.
+    _remove_later_files(manifest)
     return {
         "backup_id": backup_id,
         "workspace": ws_info["slug"],
@@ -230,6 +392,8 @@ def catalogue(manifest: dict[str, Any]) -> BackupRecord:
         defaults={
             "workspace_id_scope": ws["id"],
             "workspace_slug": ws["slug"],
+            "kind": manifest.get("kind", BackupKind.FULL),
+            "parent_backup_id": manifest.get("parent") or "",
             "status": BackupStatus.SUCCEEDED,
             "taken_at": datetime.datetime.fromisoformat(manifest["created_at"]),
             "finished_at": datetime.datetime.fromisoformat(manifest["finished_at"]),

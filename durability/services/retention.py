@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from durability import archive
 from durability.models import BackupRecord, BackupStatus, BackupTrigger
+from durability.services import chain
 from durability.services.backup import backup_create
 from governance.models import AuditAction
 from governance.services import audit_record
@@ -53,9 +54,14 @@ def retention_keep(
 
 
 def backups_prune(
-    *, workspace_id: UUID | str, actor: User | None = None, now: datetime.datetime | None = None
+    *,
+    workspace_id: UUID | str | None,
+    actor: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """Apply the retention policy to one workspace's successful backups; removes the rest.
+
+    `workspace_id=None` applies it to the instance backups.
 
     Also clears the debris of backups that failed or were interrupted more than a day ago.
     """
@@ -70,9 +76,12 @@ def backups_prune(
         daily=settings.BACKUP_RETAIN_DAILY,
         weekly=settings.BACKUP_RETAIN_WEEKLY,
     )
+    # A kept delta needs its whole chain: never prune a backup a kept one depends on.
+    kept_ids = {r.backup_id for r in records if r.taken_at in keep}
+    kept_ids |= chain.ancestors(kept_ids)
     pruned = []
     for record in records:
-        if record.taken_at in keep:
+        if record.backup_id in kept_ids:
             continue
         archive.delete_backup(record.backup_id)
         BackupRecord.objects.filter(pk=record.pk).update(status=BackupStatus.PRUNED, updated_at=now)
@@ -92,7 +101,8 @@ def backups_prune(
 
 
 def scheduled_backups(*, now: datetime.datetime | None = None) -> dict[str, dict[str, Any]]:
-    """The beat job: back up every workspace, then apply retention to its backups."""
+    """The beat job: back up every workspace, apply retention to its backups, then write an
+    instance backup (every global row and the catalogue) and apply retention to those."""
     results: dict[str, dict[str, Any]] = {}
     for workspace in Workspace.objects.order_by("slug"):
         try:
@@ -104,6 +114,51 @@ def scheduled_backups(*, now: datetime.datetime | None = None) -> dict[str, dict
             audit_record(
                 action=AuditAction.BACKUP,
                 summary=f"Scheduled backup of {workspace.slug} FAILED: {exc}"[:500],
+                workspace=workspace,
+                data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
+            )
+            results[workspace.slug] = {"error": str(exc)}
+    try:  # then every global row and the catalogue of the backups just taken
+        from durability.services.instance import backup_instance_create
+
+        record = backup_instance_create(trigger=BackupTrigger.SCHEDULE, at=now)
+        results["(instance)"] = {
+            "backup_id": record.backup_id,
+            **backups_prune(workspace_id=None, now=now),
+        }
+    except Exception as exc:
+        logger.exception("Scheduled instance backup failed")
+        audit_record(
+            action=AuditAction.BACKUP,
+            summary=f"Scheduled instance backup FAILED: {exc}"[:500],
+            data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
+        )
+        results["(instance)"] = {"error": str(exc)}
+    return results
+
+
+def scheduled_incrementals(*, now: datetime.datetime | None = None) -> dict[str, dict[str, Any]]:
+    """The beat job every BACKUP_INCREMENTAL_INTERVAL_SECONDS: a delta of every workspace.
+
+    A workspace with no backup a delta can build on (none yet, or the schema changed
+    since) gets a full backup instead, so the RPO holds from the first run.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for workspace in Workspace.objects.order_by("slug"):
+        try:
+            incremental = chain.delta_parent(workspace) is not None
+            record = backup_create(
+                workspace=workspace,
+                trigger=BackupTrigger.SCHEDULE,
+                at=now,
+                incremental=incremental,
+            )
+            results[workspace.slug] = {"backup_id": record.backup_id, "kind": record.kind}
+        except Exception as exc:  # one failing workspace must not stop the others
+            logger.exception("Scheduled incremental backup of %s failed", workspace.slug)
+            audit_record(
+                action=AuditAction.BACKUP,
+                summary=f"Scheduled incremental backup of {workspace.slug} FAILED: {exc}"[:500],
                 workspace=workspace,
                 data={"error": str(exc)[:2000], "trigger": BackupTrigger.SCHEDULE},
             )

@@ -139,3 +139,63 @@ def workspace_files(workspace: Workspace, *, using: str = "default") -> list[str
             paths.update(str(v) for v in values)
     paths.update(archive.walk(archive.media_storage(), f"workspaces/{workspace.pk}"))
     return sorted(paths)
+
+
+# --- what a delta sees --------------------------------------------------------------
+
+
+def change_fields(model: type[models.Model], entry: registry.Entry) -> list[str]:
+    """The timestamp fields that say a row of `model` was created or changed.
+
+    History rows: `history_date`. Mutable rows: `updated_at` (set on every save) and
+    `created_at`. Append-only rows: `created_at` (or `updated_at`). Empty when a delta
+    cannot see the model's changes (system check durability.E002 reports it).
+    """
+    names = {f.name for f in model._meta.concrete_fields}
+    if entry.history_of is not None:
+        return ["history_date"] if "history_date" in names else []
+    if "updated_at" in names:
+        return [n for n in ("updated_at", "created_at") if n in names]
+    if entry.append_only and "created_at" in names:
+        return ["created_at"]
+    return []
+
+
+def changed_since(
+    entry: registry.Entry, queryset: models.QuerySet[Any], since
+) -> models.QuerySet[Any]:
+    """The rows of a workspace part created or changed at or after `since`."""
+    fields = change_fields(entry_model(entry), entry)
+    if not fields:
+        raise TypeError(f"{entry.key} has no field that shows its changes to a delta")
+    condition = models.Q()
+    for name in fields:
+        condition |= models.Q(**{f"{name}__gte": since})
+    return queryset.filter(condition)
+
+
+def delta_blind_entries() -> list[registry.Entry]:
+    """Workspace models in the backup scope whose changes an incremental backup cannot see."""
+    blind = []
+    for entry in registry.backup_models():
+        if not change_fields(entry_model(entry), entry):
+            blind.append(entry)
+    return blind
+
+
+def backup_carrier(entry: registry.Entry) -> str:
+    """Which backup carries `entry`, from the lists the backup code itself walks.
+
+    Workspace models: every workspace backup (full and incremental). Global models: the
+    instance backup (and a workspace backup carries the rows its workspace references).
+    File stores in the backup scope: workspace backups copy every file under
+    `workspaces/<id>/` and every file a row names. Otherwise `backup_via` or nothing.
+    """
+    if entry.kind == "model":
+        if entry.key in {e.key for e in registry.backup_models()}:
+            return "workspace backups (full and incremental)"
+        if entry.key in {e.key for e in registry.backup_models(include_global=True)}:
+            return "instance backup; workspace backups carry the rows they reference"
+    elif entry.backup:
+        return "workspace backups (files in default storage)"
+    return entry.backup_via or ""

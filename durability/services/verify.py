@@ -23,8 +23,10 @@ from durability import archive, rows
 from durability.models import BackupRecord, VerifyStatus
 from durability.selectors import newest_backups
 from durability.services._shared import Digest, Progress
-from durability.services.restore import catalogue, fetch_parts, load_parts
+from durability.services.chain import is_delta
+from durability.services.restore import catalogue, delta_count_problems, fetch_chain, load_chain
 from durability.services.scope import workspace_scope
+from governance import registry
 from governance.models import AuditAction
 from governance.services import audit_record
 from workspaces.models import Workspace
@@ -95,10 +97,15 @@ def backup_verify(
         problems.append(str(exc))
     if manifest is not None:
         with archive.scratch_dir() as tmp:
-            problems += fetch_parts(manifest, backup_id, tmp, progress)
+            manifests: list[dict[str, Any]] = []
+            try:
+                manifests = fetch_chain(backup_id, tmp, progress)
+            except (NotFound, ValidationFailed) as exc:
+                problems.append(str(exc))
+            problems += [p for m in manifests for p in m["_problems"]]
             if not problems and scratch:
                 try:
-                    checked_rows = _verify_in_scratch(manifest, progress)
+                    checked_rows = _verify_in_scratch(manifests, progress)
                 except (ValidationFailed, DatabaseError) as exc:
                     problems.append(f"restoring into a scratch database failed: {exc}")
                 except _Mismatch as exc:
@@ -106,14 +113,14 @@ def backup_verify(
     ok = not problems
     now = timezone.now()
     record = BackupRecord.objects.filter(backup_id=backup_id).first()
-    if record is None and manifest is not None:
+    if record is None and manifest is not None and "workspace" in manifest:
         record = catalogue(manifest)
     if record is not None:
         record.verified_at = now
         record.verify_status = VerifyStatus.PASSED if ok else VerifyStatus.FAILED
         record.verify_detail = "; ".join(problems)[:4000]
         record.save(update_fields=["verified_at", "verify_status", "verify_detail", "updated_at"])
-    ws_id = manifest["workspace"]["id"] if manifest else None
+    ws_id = manifest["workspace"]["id"] if manifest and "workspace" in manifest else None
     audit_record(
         action=AuditAction.VERIFY,
         summary=f"Verification of backup {backup_id}: {'passed' if ok else 'FAILED'}",
@@ -134,11 +141,16 @@ class _Mismatch(Exception):
     pass
 
 
-def _verify_in_scratch(manifest: dict[str, Any], progress: Progress) -> int:
+def _verify_in_scratch(manifests: list[dict[str, Any]], progress: Progress) -> int:
+    manifest = manifests[-1]
     same_vendor = manifest.get("vendor") == connections["default"].vendor
     with scratch_database() as alias:
         with transaction.atomic(using=alias):
-            loaded = load_parts(manifest, using=alias, team_existed=False, progress=progress)
+            loaded = load_chain(manifests, using=alias, team_existed=False, progress=progress)
+        if is_delta(manifest):
+            return _compare_delta(manifest, alias, same_vendor)
+        if "workspace" not in manifest:  # an instance backup: every global table whole
+            return _compare_whole_tables(manifest, alias, same_vendor, loaded)
         workspace = Workspace.objects.using(alias).get(pk=manifest["workspace"]["id"])
         expected = {p["model"]: p for p in manifest["parts"]}
         total = 0
@@ -159,6 +171,46 @@ def _verify_in_scratch(manifest: dict[str, Any], progress: Progress) -> int:
         if leftover:
             raise _Mismatch(f"parts not found after restore: {', '.join(leftover)}")
         return total
+
+
+def _compare_whole_tables(
+    manifest: dict[str, Any], alias: str, same_vendor: bool, loaded: dict[str, int]
+) -> int:
+    known = {e.key: e for e in registry.backup_models(include_global=True)}
+    total = 0
+    for part in manifest["parts"]:
+        model = known[part["model"]].model
+        digest = Digest()
+        queryset = model._default_manager.using(alias).order_by("pk")
+        count = rows.export(queryset, using=alias, write=digest.sha.update)
+        if count != part["rows"] or count != loaded[part["model"]]:
+            raise _Mismatch(
+                f"{part['model']}: {count} rows after restore, the manifest says {part['rows']}"
+            )
+        if same_vendor and digest.hexdigest() != part["content_digest"]:
+            raise _Mismatch(f"{part['model']}: restored rows differ from the backed-up rows")
+        total += count
+    return total
+
+
+def _compare_delta(manifest: dict[str, Any], alias: str, same_vendor: bool) -> int:
+    """A delta restored into scratch holds exactly the keys it lists, model by model."""
+    problems = delta_count_problems(manifest, using=alias, strict=True)
+    if problems:
+        raise _Mismatch("; ".join(problems))
+    workspace = Workspace.objects.using(alias).get(pk=manifest["workspace"]["id"])
+    parts = {p["model"]: p for p in manifest["parts"] if p.get("scope") == "workspace"}
+    total = 0
+    for entry, queryset, info in workspace_scope(workspace, using=alias):
+        part = parts.get(entry.key)
+        if info.get("scope") != "workspace" or part is None:
+            continue
+        digest = Digest()
+        count = rows.export_keys(queryset, using=alias, write=digest.sha.update)
+        if same_vendor and digest.hexdigest() != part["keys"]["content_digest"]:
+            raise _Mismatch(f"{entry.key}: the restored keys differ from the backed-up keys")
+        total += count
+    return total
 
 
 def scheduled_verify() -> dict[str, bool]:

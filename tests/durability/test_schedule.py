@@ -82,7 +82,8 @@ def test_scheduled_run_backs_up_every_workspace_with_an_audit_event(world):
     assert schedule["durability-scheduled-backups"]["schedule"] == 3600.0
     assert "durability-verify-newest" in schedule
     result = scheduled_backups()
-    assert set(result) == set(Workspace.objects.values_list("slug", flat=True))
+    assert set(result) == {*Workspace.objects.values_list("slug", flat=True), "(instance)"}
+    assert result["(instance)"]["backup_id"].startswith("instance-")
     for workspace in Workspace.objects.all():
         assert AuditEvent.objects.filter(action="backup", workspace=workspace).count() == 1
         assert BackupRecord.objects.get(workspace_id_scope=workspace.pk).trigger == "schedule"

@@ -13,8 +13,32 @@ class Command(BaseCommand):
         group = parser.add_mutually_exclusive_group(required=True)
         group.add_argument("--workspace", help="Slug of the workspace to back up.")
         group.add_argument("--all", action="store_true", help="Back up every workspace.")
+        group.add_argument(
+            "--instance",
+            action="store_true",
+            help="Back up every global row (users, teams, tokens, plans, ...) and the catalogue.",
+        )
+        parser.add_argument(
+            "--incremental",
+            action="store_true",
+            help="Write a delta on the workspace's newest backup (rows changed since it).",
+        )
 
     def handle(self, *args, **options):
+        if options["instance"]:
+            printer = ProgressPrinter(self.stdout)
+            try:
+                record = services.backup_instance_create(progress=printer)
+            except ServiceError as exc:
+                raise CommandError(str(exc)) from None
+            except OSError as exc:
+                raise CommandError(f"Instance backup failed: {exc}.") from None
+            printer.finish()
+            self.stdout.write(
+                f"instance: {record.row_count} global rows, {human_bytes(record.byte_count)}"
+            )
+            self.stdout.write(record.backup_id)
+            return
         if options["all"]:
             workspaces = list(Workspace.objects.order_by("slug"))
             if not workspaces:
@@ -28,14 +52,17 @@ class Command(BaseCommand):
         for workspace in workspaces:
             printer = ProgressPrinter(self.stdout)
             try:
-                record = services.backup_create(workspace=workspace, progress=printer)
+                record = services.backup_create(
+                    workspace=workspace, progress=printer, incremental=options["incremental"]
+                )
             except ServiceError as exc:
                 raise CommandError(str(exc)) from None
             except OSError as exc:
                 raise CommandError(f"Backup of {workspace.slug} failed: {exc}.") from None
             printer.finish()
+            kind = f" (incremental on {record.parent_backup_id})" if record.parent_backup_id else ""
             self.stdout.write(
-                f"{workspace.slug}: {record.row_count} rows, {record.file_count} files, "
+                f"{workspace.slug}{kind}: {record.row_count} rows, {record.file_count} files, "
                 f"{human_bytes(record.byte_count)}"
             )
             ids.append(record.backup_id)
