@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import schema_views, views
 
 app_name = "deployments"
 
@@ -11,6 +11,7 @@ P = W + "p/<slug:project_slug>/"
 
 urlpatterns = [
     path("p/<slug:slug>/", views.preview_serve, name="preview"),
+    path("schemas/<slug:name>.json", schema_views.schema_file, name="schema"),
     path(W + "approvals/", views.approvals, name="approvals"),
     path(W + "approvals/<uuid:approval_id>/approve/", views.approval_approve, name="approve"),
     path(W + "approvals/<uuid:approval_id>/reject/", views.approval_reject, name="reject"),
