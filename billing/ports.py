@@ -3,7 +3,9 @@
 from .services.credits import credits_spend
 
 
-def spend_workspace_credits(*, workspace, amount: int, idempotency_key: str, note: str = "") -> None:
+def spend_workspace_credits(
+    *, workspace, amount: int, idempotency_key: str, note: str = ""
+) -> None:
     """Spend a workspace's AI credits from its team's ledger (402 when short)."""
     credits_spend(
         team=workspace.team,

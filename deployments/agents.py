@@ -83,11 +83,7 @@ def style_agent(files: dict[str, str]) -> tuple[str, list, dict]:
                         }
                     )
                 lowered = [w.lower() for w in words if len(w) > 3]
-                repeated = [
-                    w
-                    for w, n in Counter(lowered).items()
-                    if n > 1 and w not in STOPWORDS
-                ]
+                repeated = [w for w, n in Counter(lowered).items() if n > 1 and w not in STOPWORDS]
                 for word in repeated:
                     issues.append(
                         {
@@ -108,15 +104,17 @@ def style_agent(files: dict[str, str]) -> tuple[str, list, dict]:
         avg = words_total / sentences_total
     else:
         ease, avg = 0.0, 0.0
-    summary = (
-        f"Reading ease {ease:.0f}, {avg:.1f} words per sentence, {len(issues)} notes"
+    summary = f"Reading ease {ease:.0f}, {avg:.1f} words per sentence, {len(issues)} notes"
+    return (
+        summary,
+        issues,
+        {
+            "files_analyzed": len(files),
+            "total_words": words_total,
+            "readability": round(ease, 1),
+            "average_sentence_words": round(avg, 1),
+        },
     )
-    return summary, issues, {
-        "files_analyzed": len(files),
-        "total_words": words_total,
-        "readability": round(ease, 1),
-        "average_sentence_words": round(avg, 1),
-    }
 
 
 LOCAL = {"style": style_agent, "word_count": word_count_agent}
@@ -198,8 +196,9 @@ def llm_agent(
         line = item.get("line")
         issue = {
             "id": f"{agent[:8]}-{n:03d}",
-            "severity": item.get("severity") if item.get("severity") in
-            ("info", "warning", "error") else "info",
+            "severity": item.get("severity")
+            if item.get("severity") in ("info", "warning", "error")
+            else "info",
             "message": str(item["message"])[:2000],
         }
         for key in ("category", "file", "suggestion"):

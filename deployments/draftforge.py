@@ -29,8 +29,12 @@ STATS = ".draftforge/stats.json"
 METADATA = "manuscript/metadata.yml"
 AGENT_RUNS = ".draftforge/agent-runs/"
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-SCHEMAS = {"stats": "stats.json", "agent-run": "agent-run.json", "config": "config.json",
-           "metadata": "metadata.json"}
+SCHEMAS = {
+    "stats": "stats.json",
+    "agent-run": "agent-run.json",
+    "config": "config.json",
+    "metadata": "metadata.json",
+}
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 
 
@@ -188,7 +192,7 @@ def directories(config: dict) -> tuple[str, str]:
 
 
 def text_kind(path: str, dirs: tuple[str, str]) -> str | None:
-    """"chapters" / "manuscript" for the Markdown files whose words count, else None."""
+    """ "chapters" / "manuscript" for the Markdown files whose words count, else None."""
     if not path.lower().endswith(TEXT_SUFFIXES):
         return None
     if path.startswith(dirs[0] + "/"):
@@ -231,8 +235,12 @@ def _local_date(ts: int, offset: int) -> str:
 
 def _streaks(days: list[str], as_of: str | None) -> dict:
     if not days:
-        return {"current_days": 0, "longest_days": 0, "last_write_date": None,
-                "total_writing_days": 0}
+        return {
+            "current_days": 0,
+            "longest_days": 0,
+            "last_write_date": None,
+            "total_writing_days": 0,
+        }
     parsed = [date.fromisoformat(d) for d in sorted(set(days))]
     longest = run = 1
     for prev, cur in zip(parsed, parsed[1:], strict=False):
@@ -246,12 +254,17 @@ def _streaks(days: list[str], as_of: str | None) -> dict:
     reference = date.fromisoformat(as_of) if as_of else parsed[-1]
     if (reference - parsed[-1]).days > 1:
         current = 0
-    return {"current_days": current, "longest_days": longest,
-            "last_write_date": parsed[-1].isoformat(), "total_writing_days": len(parsed)}
+    return {
+        "current_days": current,
+        "longest_days": longest,
+        "last_write_date": parsed[-1].isoformat(),
+        "total_writing_days": len(parsed),
+    }
 
 
-def compute_stats(backend, head: str, *, config: dict | None = None,
-                  previous: dict | None = None) -> tuple[dict, dict]:
+def compute_stats(
+    backend, head: str, *, config: dict | None = None, previous: dict | None = None
+) -> tuple[dict, dict]:
     """Seed 001's stats.json for the repository at `head`, and the working state that lets the
     next call be incremental (`previous`: counts per file by blob sha, per-day history).
 
@@ -305,22 +318,38 @@ def compute_stats(backend, head: str, *, config: dict | None = None,
         if days and days[-1]["date"] == day:
             entry = days[-1]
             before = days[-2]["word_count"] if len(days) > 1 else 0
-            entry.update(word_count=total, chapter_count=chapters, commits=entry["commits"] + 1,
-                         words_written=total - before, commit_sha=info.sha)
+            entry.update(
+                word_count=total,
+                chapter_count=chapters,
+                commits=entry["commits"] + 1,
+                words_written=total - before,
+                commit_sha=info.sha,
+            )
         else:
             before = days[-1]["word_count"] if days else 0
-            days.append({"date": day, "word_count": total, "chapter_count": chapters,
-                         "commits": 1, "words_written": total - before, "commit_sha": info.sha})
+            days.append(
+                {
+                    "date": day,
+                    "word_count": total,
+                    "chapter_count": chapters,
+                    "commits": 1,
+                    "words_written": total - before,
+                    "commit_sha": info.sha,
+                }
+            )
     head_info = backend.log(head, limit=1)[0]
-    state = {"head": head, "dirs": list(dirs), "files": files, "days": days,
-             "modified": modified}
+    state = {"head": head, "dirs": list(dirs), "files": files, "days": days, "modified": modified}
     titles_needed = sorted(files)
     breakdown: dict = {"chapters": [], "manuscript": []}
     for path in titles_needed:
         blob, words, chars = files[path]
         kind = text_kind(path, dirs)
-        item = {"file": path, "word_count": words, "character_count": chars,
-                "last_modified": modified.get(path)}
+        item = {
+            "file": path,
+            "word_count": words,
+            "character_count": chars,
+            "last_modified": modified.get(path),
+        }
         if kind == "chapters":
             item = {"file": path, "title": title_of(path, backend.blob(blob)), **item}
         breakdown[kind].append(item)
@@ -337,8 +366,9 @@ def compute_stats(backend, head: str, *, config: dict | None = None,
         },
         "breakdown": breakdown,
         "history": list(reversed(days)),  # newest first, as in the seed's example
-        "streaks": _streaks([d["date"] for d in days],
-                            _local_date(head_info.time, head_info.tz_offset)),
+        "streaks": _streaks(
+            [d["date"] for d in days], _local_date(head_info.time, head_info.tz_offset)
+        ),
         "generated_by": "holdfast",
         "generated_at": _iso(head_info.time),
     }

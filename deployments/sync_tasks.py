@@ -16,8 +16,9 @@ __all__ = [
 ]
 
 
-@shared_task(name="deployments.repo_sync", bind=True, acks_late=True, max_retries=5,
-             ignore_result=True)
+@shared_task(
+    name="deployments.repo_sync", bind=True, acks_late=True, max_retries=5, ignore_result=True
+)
 def repo_sync(self, repo_id: str, delivery_id: str = "") -> str:
     """Sync a repository's caches to its branch head; safe to run twice (it converges)."""
     from .git import GitError

@@ -68,8 +68,9 @@ class SettingsUpdateOutput(serializers.Serializer):
 class AgentRunInput(serializers.Serializer):
     agent = serializers.RegexField(r"^[a-z][a-z0-9_\-]{0,49}$")
     trigger = serializers.ChoiceField(choices=["manual", "commit", "pr"], default="manual")
-    trigger_ref = serializers.CharField(max_length=100, required=False, default="",
-                                        allow_blank=True)
+    trigger_ref = serializers.CharField(
+        max_length=100, required=False, default="", allow_blank=True
+    )
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, default=3)
 

@@ -60,8 +60,9 @@ class GitHookView(APIView):
     def post(self, request, repo_id):
         body = request.body
         try:
-            delivery, created = sync.hook_receive(repo_id=repo_id, body=body,
-                                                  headers=request.headers)
+            delivery, created = sync.hook_receive(
+                repo_id=repo_id, body=body, headers=request.headers
+            )
         except sync.SignatureInvalid:
             return Response(
                 {"detail": "The signature does not match.", "code": "bad_signature"},
@@ -128,8 +129,11 @@ class ProjectSettingsViewSet(ProjectScopedViewSet):
     def retrieve_settings(self, request, **kwargs):
         state = sync.settings_get(project=self.project)
         return Response(
-            {"settings": state.settings, "settings_sha": state.settings_sha,
-             "errors": state.errors}  # fmt: skip
+            {
+                "settings": state.settings,
+                "settings_sha": state.settings_sha,
+                "errors": state.errors,
+            }  # fmt: skip
         )
 
     @extend_schema(

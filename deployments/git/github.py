@@ -109,7 +109,9 @@ class GitHubBackend:
                 if item["sha"] != seen_first_parent:
                     continue  # not on the first-parent chain (a merged branch's commit)
                 parents = tuple(p["sha"] for p in item.get("parents", []))
-                when = datetime.fromisoformat(item["commit"]["author"]["date"].replace("Z", "+00:00"))
+                when = datetime.fromisoformat(
+                    item["commit"]["author"]["date"].replace("Z", "+00:00")
+                )
                 out.append(
                     CommitInfo(
                         sha=item["sha"],

@@ -15,6 +15,7 @@ from dulwich.repo import Repo as DulwichRepo
 
 from . import Change, CommitInfo, GitError, HeadMoved
 
+
 def path_from_url(url: str) -> Path:
     parts = urlsplit(url)
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
@@ -99,9 +100,7 @@ class DulwichBackend:
                 changes.append(Change(change.old.path.decode(), "delete"))
                 changes.append(Change(change.new.path.decode(), "add", change.new.sha.decode()))
             else:
-                changes.append(
-                    Change(change.new.path.decode(), "modify", change.new.sha.decode())
-                )
+                changes.append(Change(change.new.path.decode(), "modify", change.new.sha.decode()))
         return changes
 
     def log(self, commit: str, *, limit: int | None = None) -> list[CommitInfo]:
@@ -143,7 +142,9 @@ class DulwichBackend:
         commit.tree = new_tree
         commit.parents = [expected_head.encode()] if expected_head else []
         commit.author = commit.committer = author.encode()
-        commit.author_time = commit.commit_time = int(time.time() if timestamp is None else timestamp)
+        commit.author_time = commit.commit_time = int(
+            time.time() if timestamp is None else timestamp
+        )
         commit.author_timezone = commit.commit_timezone = 0
         commit.encoding = b"UTF-8"
         commit.message = message.encode()

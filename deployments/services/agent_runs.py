@@ -214,8 +214,12 @@ def _run_agent(run: AgentRun) -> dict:
         "status": "completed",
         "summary": summary,
         "issues": issues,
-        "stats": {k: v for k, v in stats.items() if k in (
-            "files_analyzed", "total_words", "tokens_used", "cost_cents", "duration_seconds")},
+        "stats": {
+            k: v
+            for k, v in stats.items()
+            if k
+            in ("files_analyzed", "total_words", "tokens_used", "cost_cents", "duration_seconds")
+        },
     }
     df.validate("agent-run", doc, path=df.AGENT_RUNS + "<run>.json")
     doc["_extra"] = {k: v for k, v in stats.items() if k not in doc["stats"]}

@@ -40,8 +40,9 @@ def export_create(*, project: Project, format: str, actor) -> ExportJob:
         raise ValidationFailed("Export as epub or pdf.", field="format")
     repo = source_repo(project=project)
     if repo is None:
-        raise ValidationFailed("Connect a repository first: exports are built from it.",
-                               field="format")
+        raise ValidationFailed(
+            "Connect a repository first: exports are built from it.", field="format"
+        )
     job = ExportJob(project=project, repo=repo, format=format, created_by=actor)
     _save(job, actor, reason="export queued")
     from ..sync_tasks import export_build as export_task
@@ -139,6 +140,7 @@ def build_pdf(chapters, metadata) -> bytes:
 
         def text_of(s):
             return s.encode("latin-1", "replace").decode("latin-1")
+
     title = str(metadata.get("title") or "Untitled")
     pdf.set_title(title)
     if _author(metadata):
@@ -177,8 +179,13 @@ def export_build(*, job_id) -> ExportJob | None:
     except (GitError, df.InvalidFile, OSError, ValueError, RuntimeError) as exc:
         logger.warning("export %s failed: %s", job.pk, exc)
         with transaction.atomic():
-            _progress(job, job.progress, status=ExportStatus.FAILED, error=str(exc)[:2000],
-                      expires_at=timezone.now() + EXPORT_RETENTION)
+            _progress(
+                job,
+                job.progress,
+                status=ExportStatus.FAILED,
+                error=str(exc)[:2000],
+                expires_at=timezone.now() + EXPORT_RETENTION,
+            )
         return job
     with transaction.atomic():
         _progress(

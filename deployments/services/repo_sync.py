@@ -143,9 +143,7 @@ def hook_receive(*, repo_id, body: bytes, headers) -> tuple[RepoDelivery, bool]:
         if created and status == DeliveryStatus.QUEUED:
             from ..sync_tasks import repo_sync as repo_sync_task
 
-            transaction.on_commit(
-                lambda: repo_sync_task.delay(str(repo.pk), str(delivery.pk))
-            )
+            transaction.on_commit(lambda: repo_sync_task.delay(str(repo.pk), str(delivery.pk)))
     return delivery, created
 
 
@@ -167,8 +165,9 @@ def _notify_admins(repo: Repo, errors: list[dict]) -> None:
     )
     if not emails:
         return
-    lines = "\n".join(f"- {e['path']} {e['pointer'] or '(whole file)'}: {e['message']}"
-                      for e in errors)
+    lines = "\n".join(
+        f"- {e['path']} {e['pointer'] or '(whole file)'}: {e['message']}" for e in errors
+    )
     send_mail(
         f"[Holdfast] {project.name}: a repository file was rejected",
         f"Holdfast kept the previous values because these files are not valid:\n\n{lines}\n",
@@ -250,8 +249,10 @@ def _sync_locked(repo, state, backend, head, *, full: bool) -> tuple[str, str]:
     def set_metadata(doc):
         state.metadata = doc or {}
 
-    repo_stats: dict = {"doc": state.stats if state.stats_source == "repository file" else None,
-                        "changed": False}
+    repo_stats: dict = {
+        "doc": state.stats if state.stats_source == "repository file" else None,
+        "changed": False,
+    }
 
     def set_repo_stats(doc):
         repo_stats.update(doc=doc, changed=True)
@@ -309,8 +310,9 @@ def _queue_commit_agents(repo, head, config) -> None:
     from .agent_runs import agent_runs_for_trigger
 
     try:
-        agent_runs_for_trigger(project=repo.project, repo=repo, trigger="commit", ref=head,
-                               config=config)
+        agent_runs_for_trigger(
+            project=repo.project, repo=repo, trigger="commit", ref=head, config=config
+        )
     except Exception:  # an agent that cannot be queued must not fail the sync
         logger.exception("repo %s: could not queue commit agents", repo.pk)
 
@@ -375,9 +377,7 @@ def settings_update(*, project: Project, changes: dict, actor) -> dict:
         try:
             df.validate("config", new_doc, path=df.CONFIG)
         except df.InvalidFile as exc:
-            raise ValidationFailed(
-                f"{exc.message} (at {exc.pointer or '/'})", field="settings"
-            )
+            raise ValidationFailed(f"{exc.message} (at {exc.pointer or '/'})", field="settings")
         outcome.update(conflicts=conflicts, doc=new_doc, current=current)
         if not df.leaf_paths(patch) or new_doc == current:
             return None
@@ -418,9 +418,7 @@ def project_stats(*, project: Project) -> tuple[dict, str]:
     the database cannot be read."""
     repo = _require_repo(project)
     try:
-        stats = (
-            RepoSyncState.objects.filter(repo=repo).values_list("stats", flat=True).first()
-        )
+        stats = RepoSyncState.objects.filter(repo=repo).values_list("stats", flat=True).first()
     except DatabaseError:
         logger.warning("project %s: stats cache unreadable; reading the repository", project.pk)
         stats = None
