@@ -23,6 +23,7 @@ from jsonschema.exceptions import best_match
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
 
 CONFIG = ".draftforge/config.yml"
 STATS = ".draftforge/stats.json"
@@ -118,7 +119,13 @@ def yaml_update(original: bytes | None, changes: dict) -> bytes:
     """Apply `changes` (nested dict; None deletes a key) to a YAML document, keeping its
     comments, key order and quoting (ruamel.yaml round trip)."""
     y = _yaml("rt")
-    doc = y.load(original.decode("utf-8")) if original else None
+    doc = None
+    if original:
+        text = original.decode("utf-8")
+        _, indent, dash = load_yaml_guess_indent(text)
+        if indent:  # keep the author's indentation of lists (ruamel's documented recipe)
+            y.indent(mapping=dash or 2, sequence=indent, offset=dash or 0)
+        doc = y.load(text)
     if doc is None:
         doc = CommentedMap()
 
