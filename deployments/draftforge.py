@@ -291,6 +291,7 @@ def compute_stats(
     if state is None:
         log = backend.log(head)
         state = {"head": None, "dirs": list(dirs), "files": {}, "days": [], "modified": {}}
+        state["last"] = None
     log.reverse()  # oldest first
     files: dict = {k: list(v) for k, v in state["files"].items()}  # path → [blob, words, chars]
     modified: dict = dict(state["modified"])
@@ -299,6 +300,7 @@ def compute_stats(
         # A commit dated before the last history day (rewritten history): start over.
         return compute_stats(backend, head, config=config, previous=None)
     prev_sha = state["head"]
+    last = state.get("last")  # [sha, time, tz] of the last commit that changed the text
     counts: dict[str, tuple[int, int]] = {}
     for info in log:
         touched = False
@@ -319,6 +321,7 @@ def compute_stats(
         prev_sha = info.sha
         if not touched:
             continue
+        last = [info.sha, info.time, info.tz_offset]
         day = _local_date(info.time, info.tz_offset)
         total = sum(v[1] for v in files.values())
         chapters = sum(1 for p in files if text_kind(p, dirs) == "chapters")
@@ -344,8 +347,10 @@ def compute_stats(
                     "commit_sha": info.sha,
                 }
             )
-    head_info = backend.log(head, limit=1)[0]
+    # Stats are as of the last commit that changed the text, so a commit that touches
+    # nothing counted (config, Holdfast's own stats.json) leaves them byte-for-byte equal.
     state = {"head": head, "dirs": list(dirs), "files": files, "days": days, "modified": modified}
+    state["last"] = last
     titles_needed = sorted(files)
     breakdown: dict = {"chapters": [], "manuscript": []}
     for path in titles_needed:
@@ -368,16 +373,15 @@ def compute_stats(
             "word_count": sum(v[1] for v in files.values()),
             "chapter_count": len(breakdown["chapters"]),
             "character_count": sum(v[2] for v in files.values()),
-            "last_updated": _iso(head_info.time),
-            "last_commit_sha": head,
+            "last_updated": _iso(last[1]) if last else None,
+            "last_commit_sha": last[0] if last else None,
         },
         "breakdown": breakdown,
         "history": list(reversed(days)),  # newest first, as in the seed's example
-        "streaks": _streaks(
-            [d["date"] for d in days], _local_date(head_info.time, head_info.tz_offset)
-        ),
+        "streaks": _streaks([d["date"] for d in days], None),
         "generated_by": "holdfast",
-        "generated_at": _iso(head_info.time),
     }
+    if last:
+        stats["generated_at"] = _iso(last[1])
     validate("stats", stats, path=STATS)
     return stats, state

@@ -262,16 +262,17 @@ def _sync_locked(repo, state, backend, head, *, full: bool) -> tuple[str, str]:
     refresh(df.STATS, df.parse_json, "stats", set_repo_stats)
     dirs = df.directories(state.settings)
     text_changed = first or any(df.text_kind(p, dirs) for p in paths)
+    config_changed = df.CONFIG in paths  # the stats carry the project's name and target
     committed = None
-    if text_changed or state.stats is None or repo_stats["changed"]:
+    if text_changed or config_changed or state.stats is None or repo_stats["changed"]:
         if _stats_enabled(state.settings) and repo_stats["doc"] is not None:
             state.stats, state.stats_source = repo_stats["doc"], "repository file"
-        elif text_changed or state.stats is None or state.stats_source == "repository file":
+        else:
             stats, working = df.compute_stats(
                 backend, head, config=state.settings, previous=state.computed or None
             )
             state.stats, state.stats_source, state.computed = stats, "computed", working
-            if not _stats_enabled(state.settings) and repo_stats["doc"] != stats:
+            if not _stats_enabled(state.settings) and _stats_file(backend, head) != stats:
                 committed = _write_stats(repo, backend, head, stats)
     state.errors = list(errors.values())
     state.status = SyncStatus.INVALID if errors else SyncStatus.OK
@@ -286,6 +287,14 @@ def _sync_locked(repo, state, backend, head, *, full: bool) -> tuple[str, str]:
     if text_changed:
         transaction.on_commit(lambda: _queue_commit_agents(repo, head, state.settings))
     return DeliveryStatus.SYNCED, f"synced {len(paths)} changed files at {head[:12]}"
+
+
+def _stats_file(backend, head) -> dict | None:
+    data = backend.read(head, df.STATS)
+    try:
+        return json.loads(data) if data is not None else None
+    except ValueError:
+        return None
 
 
 def _write_stats(repo, backend, head, stats) -> str | None:

@@ -147,7 +147,7 @@ def test_stats_history_and_streaks_from_the_commit_log(git_repo):
     assert history[days[0]]["commits"] == 2 and history[days[0]]["words_written"] == 153
     assert history[days[1]]["words_written"] == 50
     assert history[days[3]]["words_written"] == -30
-    # the head (README, a day later) is "today": yesterday's write keeps the streak alive
+    # streaks are as of the last write (the README commit a day later counts nothing)
     assert stats["streaks"] == {"current_days": 1, "longest_days": 3,
                                 "last_write_date": days[3], "total_writing_days": 4}  # fmt: skip
     df.validate("stats", stats, path=df.STATS)

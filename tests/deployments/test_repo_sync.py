@@ -118,6 +118,7 @@ def test_a_push_of_more_than_20_commits_counts_every_one(connected, git_repo, ho
     # stats_enabled is off: Holdfast wrote stats.json back, as its own commit
     head = git_repo.head()
     assert head != shas[-1] and head in s.own_commits and s.head_sha == head
+    assert s.stats["current"]["last_commit_sha"] == shas[-1]
     assert json.loads(git_repo.backend.read(head, df.STATS)) == s.stats
     # the push event of that commit is an echo: nothing to do
     calls = RepoDelivery.objects.count()
