@@ -185,6 +185,7 @@ class ExportJobViewSet(ScopedListMixin, ScopedRetrieveMixin, ProjectScopedViewSe
 
     lookup_value_converter = "uuid"
     output_serializer = serializer_class = s.ExportOutput
+    action_roles = {"link": Role.VIEWER}  # a download link is a read
 
     def scoped_queryset(self, workspace):
         return ExportJob.objects.filter(project=self.project).order_by("-created_at")

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from fpdf.errors import FPDFException
 
 from common.exceptions import Conflict, NotFound, ValidationFailed
 from workspaces.models import Project
@@ -120,6 +121,9 @@ def build_epub(chapters, metadata, *, identifier: str) -> bytes:
 
 def build_pdf(chapters, metadata) -> bytes:
     from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    below = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
     pdf = FPDF()
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -147,10 +151,10 @@ def build_pdf(chapters, metadata) -> bytes:
         pdf.set_author(_author(metadata))
     pdf.add_page()
     pdf.set_font(family, "B", 24)
-    pdf.multi_cell(0, 12, text_of(title))
+    pdf.multi_cell(0, 12, text_of(title), **below)
     if _author(metadata):
         pdf.set_font(family, "", 14)
-        pdf.multi_cell(0, 10, text_of(_author(metadata)))
+        pdf.multi_cell(0, 10, text_of(_author(metadata)), **below)
     for _path, text in chapters:
         pdf.add_page()
         pdf.set_font(family, "", 12)
@@ -176,7 +180,7 @@ def export_build(*, job_id) -> ExportJob | None:
         _progress(job, 80)
         path = f"{_project_prefix(job.project)}/exports/{job.pk}.{job.format}"
         name = default_storage.save(path, ContentFile(data))
-    except (GitError, df.InvalidFile, OSError, ValueError, RuntimeError) as exc:
+    except (GitError, df.InvalidFile, OSError, ValueError, RuntimeError, FPDFException) as exc:
         logger.warning("export %s failed: %s", job.pk, exc)
         with transaction.atomic():
             _progress(
