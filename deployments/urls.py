@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import schema_views, views
+from . import schema_views, sync_pages, views
 
 app_name = "deployments"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path(W + "approvals/<uuid:approval_id>/approve/", views.approval_approve, name="approve"),
     path(W + "approvals/<uuid:approval_id>/reject/", views.approval_reject, name="reject"),
     path(P + "previews/<uuid:preview_id>/rollback/", views.preview_rollback, name="rollback"),
+    path(P + "repo-sync/", sync_pages.repo_sync_section, name="repo-sync"),
+    path(P + "repo-sync/settings/", sync_pages.repo_settings_submit, name="repo-settings"),
     path(
         P + "artifacts/<uuid:artifact_id>/download/",
         views.artifact_download,
