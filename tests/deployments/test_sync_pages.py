@@ -35,8 +35,10 @@ class TestRepoSyncSection(PageContract):
             git = GitRepo(tmp_path / f"{filled.project.pk}.git")
             git.commit({df.CONFIG: SEED_CONFIG, "chapters/01.md": words(n + 3)}, when=T0)
             git.commit({"chapters/02.md": words(n)}, when=T0 + DAY)
-            repo = services.repo_connect(project=filled.project, provider="git", owner="o",
-                                         name="r", clone_url=git.url, actor=world.owner)  # fmt: skip
+            repo = services.repo_connect(
+                project=filled.project, provider="git", owner="o", name="r",
+                clone_url=git.url, actor=world.owner,
+            )  # fmt: skip
             repo_sync.repo_sync_run(repo_id=repo.pk)
             return filled
 
