@@ -282,12 +282,10 @@ def compute_stats(
     log: list = []
     if state:
         # New commits since the last computed head, if it is a first-parent ancestor.
-        for info in backend.log(head):
-            if info.sha == state["head"]:
-                break
-            log.append(info)
-        else:
-            state, log = None, []
+        log = backend.log(head, stop=state["head"])
+        oldest = log[-1] if log else None
+        if oldest is not None and (not oldest.parents or oldest.parents[0] != state["head"]):
+            state, log = None, []  # the last computed head is not an ancestor: start over
     if state is None:
         log = backend.log(head)
         state = {"head": None, "dirs": list(dirs), "files": {}, "days": [], "modified": {}}

@@ -56,8 +56,10 @@ class GitBackend(Protocol):
     def diff(self, before: str | None, after: str) -> list[Change]:
         """Files that differ between the trees of two commits (`before` None: all of `after`)."""
 
-    def log(self, commit: str, *, limit: int | None = None) -> list[CommitInfo]:
-        """First-parent history from `commit` back, newest first."""
+    def log(
+        self, commit: str, *, limit: int | None = None, stop: str | None = None
+    ) -> list[CommitInfo]:
+        """First-parent history from `commit` back, newest first (ending before `stop`)."""
 
     def commit(
         self,

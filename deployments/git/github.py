@@ -97,7 +97,7 @@ class GitHubBackend:
                 changes.append(Change(path, "modify", sha))
         return changes
 
-    def log(self, commit, *, limit=None):
+    def log(self, commit, *, limit=None, stop=None):
         out: list[CommitInfo] = []
         page = 1
         seen_first_parent = commit
@@ -108,6 +108,8 @@ class GitHubBackend:
             for item in data:  # type: ignore[union-attr]
                 if item["sha"] != seen_first_parent:
                     continue  # not on the first-parent chain (a merged branch's commit)
+                if item["sha"] == stop:
+                    return out
                 parents = tuple(p["sha"] for p in item.get("parents", []))
                 when = datetime.fromisoformat(
                     item["commit"]["author"]["date"].replace("Z", "+00:00")

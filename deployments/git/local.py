@@ -103,10 +103,10 @@ class DulwichBackend:
                 changes.append(Change(change.new.path.decode(), "modify", change.new.sha.decode()))
         return changes
 
-    def log(self, commit: str, *, limit: int | None = None) -> list[CommitInfo]:
+    def log(self, commit: str, *, limit: int | None = None, stop: str | None = None):
         out: list[CommitInfo] = []
         sha: str | None = commit
-        while sha and (limit is None or len(out) < limit):
+        while sha and sha != stop and (limit is None or len(out) < limit):
             c = self._commit(sha)
             parents = tuple(p.decode() for p in c.parents)
             out.append(
