@@ -96,3 +96,34 @@ def test_github_backend_needs_a_token_from_the_environment():
 
     with pytest.raises(GitError, match="GITHUB_TOKEN"):
         GitHubBackend(owner="o", name="n", token="", api_url="https://api.github.com")
+
+
+@pytest.mark.django_db
+def test_a_github_repository_syncs_through_the_same_service(settings, project, world):
+    import json
+
+    from deployments import draftforge as df
+    from deployments import services
+    from deployments.models import RepoSyncState
+    from deployments.services import repo_sync
+
+    with FakeGitHubServer() as gh:
+        settings.GITHUB_API_URL, settings.GITHUB_TOKEN = gh.url, gh.token
+        first = gh.store.seed("main", {"chapters/01.md": b"one two three\n"},
+                              date="2025-10-27T10:00:00Z")  # fmt: skip
+        gh.store.seed("main", {"chapters/02.md": b"four five\n"}, parent=first,
+                      date="2025-10-28T10:00:00Z")  # fmt: skip
+        repo = services.repo_connect(project=project, provider="github", owner="author",
+                                     name="novel", actor=world.member)  # fmt: skip
+        assert repo_sync.repo_sync_run(repo_id=repo.pk) == "synced"
+        state = RepoSyncState.objects.get(repo=repo)
+        assert state.stats["current"]["word_count"] == 5
+        assert [h["words_written"] for h in state.stats["history"]] == [2, 3]
+        # no config.yml: stats_enabled is off, so stats.json was committed through the API
+        head = gh.store.refs["main"]
+        assert state.head_sha == head and head in state.own_commits
+        blob = gh.store.objects[gh.store.objects[gh.store.objects[head]["tree"]]["entries"][
+            df.STATS]]["content"]  # fmt: skip
+        import base64
+
+        assert json.loads(base64.b64decode(blob)) == state.stats
