@@ -43,6 +43,7 @@ from ..sync_models import DeliveryStatus, RepoDelivery, RepoSyncState, SyncStatu
 logger = logging.getLogger(__name__)
 
 OWN_COMMITS_KEPT = 50
+PR_ACTIONS = ("opened", "synchronize", "reopened")
 DELIVERY_RETENTION = timedelta(days=30)
 
 
@@ -122,7 +123,16 @@ def hook_receive(*, repo_id, body: bytes, headers) -> tuple[RepoDelivery, bool]:
         raise ValidationFailed("The body is a JSON object.", field="body")
     ref = str(payload.get("ref") or "")[:255]
     status, detail = DeliveryStatus.QUEUED, ""
-    if event != "push":
+    pr_number = None
+    if event == "pull_request":
+        pr = payload.get("pull_request") or {}
+        if payload.get("action") in PR_ACTIONS and isinstance(payload.get("number"), int):
+            pr_number = payload["number"]
+            ref = str((pr.get("head") or {}).get("ref") or "")[:255]
+            status, detail = DeliveryStatus.SYNCED, f"pr {pr_number}: agents with trigger pr"
+        else:
+            status, detail = DeliveryStatus.IGNORED, f"pull_request {payload.get('action')}"
+    elif event != "push":
         status, detail = DeliveryStatus.IGNORED, f"{event or 'unnamed'} event"
     elif ref != f"refs/heads/{repo.default_branch}":
         status, detail = DeliveryStatus.IGNORED, f"push to {ref}, not {repo.default_branch}"
@@ -140,6 +150,9 @@ def hook_receive(*, repo_id, body: bytes, headers) -> tuple[RepoDelivery, bool]:
                 "detail": detail,
             },
         )
+        if created and pr_number is not None:
+            config = state_for(repo=repo).settings
+            transaction.on_commit(lambda: _queue_agents(repo, "pr", str(pr_number), config))
         if created and status == DeliveryStatus.QUEUED:
             from ..sync_tasks import repo_sync as repo_sync_task
 
@@ -316,14 +329,18 @@ def _write_stats(repo, backend, head, stats) -> str | None:
 
 
 def _queue_commit_agents(repo, head, config) -> None:
+    _queue_agents(repo, "commit", head, config)
+
+
+def _queue_agents(repo, trigger: str, ref: str, config) -> None:
     from .agent_runs import agent_runs_for_trigger
 
     try:
         agent_runs_for_trigger(
-            project=repo.project, repo=repo, trigger="commit", ref=head, config=config
+            project=repo.project, repo=repo, trigger=trigger, ref=ref, config=config
         )
-    except Exception:  # an agent that cannot be queued must not fail the sync
-        logger.exception("repo %s: could not queue commit agents", repo.pk)
+    except Exception:  # an agent that cannot be queued must not fail the sync or the hook
+        logger.exception("repo %s: could not queue %s agents", repo.pk, trigger)
 
 
 def repo_resync(*, repo: Repo) -> str:

@@ -198,3 +198,23 @@ def test_commit_triggered_agents_queue_on_sync(connected, git_repo, project):
     repo_sync._queue_commit_agents(connected, sha, {"agents": {
         "style": {"enabled": True, "trigger": "commit"}}})  # the same push again  # fmt: skip
     assert AgentRun.objects.filter(project=project).count() == 1
+
+
+def test_a_pull_request_delivery_queues_the_pr_agents(
+    manuscript, project, settings, django_capture_on_commit_callbacks
+):
+    from .gitrepo import hook_headers, hook_url
+
+    settings.AGENT_LLM_API_URL = "http://127.0.0.1:9/v1"  # configured; not called here
+    body = json.dumps({"action": "opened", "number": 123,
+                       "pull_request": {"head": {"ref": "draft"}}}).encode()  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client().post(
+            hook_url(manuscript),
+            body,
+            content_type="application/json",
+            **hook_headers(manuscript, body, event="pull_request"),
+        )
+    assert response.status_code == 202
+    runs = AgentRun.objects.filter(project=project, trigger="pr")
+    assert [(r.agent, r.trigger_ref) for r in runs] == [("continuity", "123")]
