@@ -6,8 +6,9 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self):
-        from common import limits
+        from common import credits, limits
 
-        from . import services, stores  # noqa: F401  (stores registers the KPI and priors stores)
+        from . import ports, services, stores  # noqa: F401  (stores registers KPI/priors stores)
 
         limits.register(services.entitlement_enforce)
+        credits.register(ports.spend_workspace_credits)

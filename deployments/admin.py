@@ -107,3 +107,6 @@ class InfraResourceAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = ["__str__", "project", "region", "status", "created_at"]
     list_filter = ["provider", "resource_type", "status"]
     search_fields = ["external_id", "name"]
+
+
+from . import sync_admin  # noqa: E402, F401  (repository sync, agent runs, exports)

@@ -8,7 +8,7 @@ class DeploymentsConfig(AppConfig):
     def ready(self) -> None:
         from common import panels
 
-        from . import views
+        from . import sync_pages, views
 
         for order, (name, title, provider) in enumerate(
             [
@@ -22,3 +22,13 @@ class DeploymentsConfig(AppConfig):
             panels.register(
                 panels.Panel("project", name, title, f"deployments/_{name}.html", provider, order)
             )
+        panels.register(
+            panels.Panel(
+                "project",
+                "repo-sync",
+                "Repository",
+                "deployments/_repo_sync.html",
+                sync_pages.repo_sync_panel,
+                15,
+            )
+        )

@@ -625,3 +625,7 @@ register_store(
     cleanup="deployments.sandbox.execute (removes the folder) and deployments.reap_sandbox_jobs",
     backup=False,
 )
+
+
+# Repository sync, agent runs and export jobs live in their own module (seed 001).
+from .sync_models import *  # noqa: E402, F403

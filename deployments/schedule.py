@@ -13,4 +13,17 @@ BEAT_SCHEDULE = {
         "task": "deployments.refresh_deployments",
         "schedule": 60.0,
     },
+    # Repository sync (deployments/sync_tasks.py).
+    "deployments-prune-repo-deliveries": {
+        "task": "deployments.prune_repo_deliveries",
+        "schedule": 3600.0,
+    },
+    "deployments-expire-exports": {
+        "task": "deployments.expire_exports",
+        "schedule": 3600.0,
+    },
+    "deployments-agent-runs-tick": {
+        "task": "deployments.agent_runs_tick",
+        "schedule": 30.0,
+    },
 }

@@ -61,3 +61,6 @@ def refresh_deployments() -> int:
         except services.ProviderFailed as exc:
             logger.warning("could not refresh deployment %s: %s", deployment.pk, exc)
     return refreshed
+
+
+from .sync_tasks import *  # noqa: E402, F403  (repository sync, agent runs, exports)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import schema_views, sync_pages, views
 
 app_name = "deployments"
 
@@ -11,6 +11,7 @@ P = W + "p/<slug:project_slug>/"
 
 urlpatterns = [
     path("p/<slug:slug>/", views.preview_serve, name="preview"),
+    path("schemas/<slug:name>.json", schema_views.schema_file, name="schema"),
     path(W + "approvals/", views.approvals, name="approvals"),
     path(W + "approvals/<uuid:approval_id>/approve/", views.approval_approve, name="approve"),
     path(W + "approvals/<uuid:approval_id>/reject/", views.approval_reject, name="reject"),
@@ -22,6 +23,8 @@ urlpatterns = [
         name="preview-version-create",
     ),
     path(P + "previews/<uuid:preview_id>/rollback/", views.preview_rollback, name="rollback"),
+    path(P + "repo-sync/", sync_pages.repo_sync_section, name="repo-sync"),
+    path(P + "repo-sync/settings/", sync_pages.repo_settings_submit, name="repo-settings"),
     path(
         P + "artifacts/<uuid:artifact_id>/download/",
         views.artifact_download,

@@ -255,6 +255,12 @@ SANDBOX_TRANSCRIPT_LIMIT = env.int("SANDBOX_TRANSCRIPT_LIMIT", default=64 * 1024
 APPROVAL_TTL_SECONDS = env.int("APPROVAL_TTL_SECONDS", default=24 * 3600)
 GITHUB_TOKEN = env("GITHUB_TOKEN", default="")
 GITHUB_API_URL = env("GITHUB_API_URL", default="https://api.github.com")
+# Repository sync (docs/repo-sync.md): the key inbound push-hook secrets derive from, the
+# author of Holdfast's commits, and the OpenAI-compatible endpoint of the LLM agent.
+REPO_WEBHOOK_KEY = env("REPO_WEBHOOK_KEY", default="")
+REPO_COMMIT_AUTHOR = env("REPO_COMMIT_AUTHOR", default="Holdfast <holdfast@localhost>")
+AGENT_LLM_API_URL = env("AGENT_LLM_API_URL", default="")
+AGENT_LLM_API_KEY = env("AGENT_LLM_API_KEY", default="")
 DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="")
 DEPLOY_PROVIDER_TOKEN = env("DEPLOY_PROVIDER_TOKEN", default="")
 DEPLOY_PROVIDER_API_URL = env("DEPLOY_PROVIDER_API_URL", default="https://api.vercel.com")

@@ -28,7 +28,9 @@ from workspaces.viewsets import (
 from .. import selectors, services
 from ..export import stream_export
 from ..models import Repo, Run, RunStep
+from ..services import repo_sync
 from . import serializers as s
+from .sync_serializers import RepoConnectOutput
 
 
 def _action_payload(request) -> dict:
@@ -65,11 +67,13 @@ class RepoViewSet(PipelineViewSet):
     def scoped_queryset(self, workspace):
         return selectors.repo_list(project=self.project)
 
-    @extend_schema(request=s.RepoInput, responses={201: s.RepoOutput})
+    @extend_schema(request=s.RepoInput, responses={201: RepoConnectOutput})
     def create(self, request, **kwargs):
         data = self.validated(s.RepoInput)
         repo = services.repo_connect(project=self.project, actor=request.user, **data)
-        return self.respond(repo, code=status.HTTP_201_CREATED)
+        response = self.respond(repo, code=status.HTTP_201_CREATED)
+        response.data["webhook_secret"] = repo_sync.webhook_secret(repo=repo)  # shown once
+        return response
 
     @extend_schema(request=s.RepoUpdateInput, responses={200: s.RepoOutput})
     def partial_update(self, request, **kwargs):

@@ -41,3 +41,31 @@ def fake_provider():
 @pytest.fixture
 def project(world):
     return ProjectFactory(workspace=world.workspace)
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in the caller (the sync a webhook queues runs when the request commits)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def git_repo(tmp_path):
+    from .gitrepo import GitRepo
+
+    return GitRepo(tmp_path / "novel.git")
+
+
+@pytest.fixture
+def connected(project, world, git_repo):
+    """The project's repository of record: a local bare repository (`provider: "git"`)."""
+    from deployments import services
+
+    return services.repo_connect(
+        project=project, provider="git", owner="author", name="novel",
+        clone_url=git_repo.url, actor=world.member,
+    )  # fmt: skip
