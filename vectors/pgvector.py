@@ -1,0 +1,143 @@
+"""The pgvector backend: HNSW (cosine) with iterative index scans, on PostgreSQL with `vector`.
+
+Chosen automatically when the database is PostgreSQL and the `vector` extension is
+installed (`VECTOR_BACKEND=exact` forces the exact scan). Vectors live in their own
+table `vectors_hnsw` (chunk id, namespace, the chunk's metadata as jsonb, `vector(dim)`),
+kept in the same transaction as the `Embedding` rows it mirrors, with one partial HNSW
+index per dimension. A filtered query sets `hnsw.iterative_scan = relaxed_order` so the
+index keeps scanning until k rows pass the filter, then re-sorts them exactly.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+from .store import metadata_filter  # noqa: F401  (validated keys, shared with exact)
+
+TABLE = "vectors_hnsw"
+_state: dict[str, bool] = {}
+
+
+def _key() -> str:
+    s = connection.settings_dict
+    return f"{s.get('HOST')}:{s.get('PORT')}/{s.get('NAME')}"
+
+
+def available() -> bool:
+    if getattr(settings, "VECTOR_BACKEND", "") == "exact" or connection.vendor != "postgresql":
+        return False
+    key = _key()
+    if key not in _state:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+            _state[key] = cursor.fetchone() is not None
+    return _state[key]
+
+
+def reset() -> None:
+    _state.clear()
+
+
+def ensure_schema(dimension: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} ("  # noqa: S608
+            "chunk_id uuid PRIMARY KEY, namespace varchar(200) NOT NULL, "
+            "dimension integer NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
+            "embedding vector NOT NULL)"
+        )
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_ns_idx ON {TABLE} (namespace)")
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_hnsw_{int(dimension)} ON {TABLE} "  # noqa: S608
+            f"USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops) "
+            f"WHERE dimension = {int(dimension)}"
+        )
+
+
+def _literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def write(*, namespace: str, rows: list[tuple[uuid.UUID, dict, np.ndarray]], dimension: int):
+    if not rows:
+        return
+    ensure_schema(dimension)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {TABLE} (chunk_id, namespace, dimension, metadata, embedding) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s::jsonb, %s::vector) ON CONFLICT (chunk_id) DO UPDATE SET "
+            "namespace = EXCLUDED.namespace, metadata = EXCLUDED.metadata, "
+            "embedding = EXCLUDED.embedding, dimension = EXCLUDED.dimension",
+            [(cid, namespace, dimension, _json(meta), _literal(vec)) for cid, meta, vec in rows],
+        )
+
+
+def delete(chunk_ids: list) -> None:
+    if not chunk_ids or not _table_exists():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE chunk_id = ANY(%s)", [list(chunk_ids)])  # noqa: S608
+
+
+def _table_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [TABLE])
+        return cursor.fetchone()[0] is not None
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+class PgvectorBackend:
+    name = "pgvector"
+
+    def __init__(self, *, iterative: bool = True, ef_search: int = 100) -> None:
+        self.iterative = iterative
+        self.ef_search = ef_search
+
+    def query(
+        self, *, namespace: str, vector: np.ndarray, k: int, filter: dict | None = None
+    ) -> list[tuple[uuid.UUID, float]]:
+        if not _table_exists():
+            return []
+        dim = len(vector)
+        where, params = ["namespace = %s", f"dimension = {int(dim)}"], [namespace]
+        for key, value in (filter or {}).items():
+            metadata_filter(namespace, {key: value})  # validates key and value
+            if isinstance(value, list):
+                where.append("metadata->%s = ANY(%s::jsonb[])")
+                params += [key, [_json(v) for v in value]]
+            else:
+                where.append("metadata->%s = %s::jsonb")
+                params += [key, _json(value)]
+        literal = _literal(vector)
+        sql = (
+            f"SELECT chunk_id, 1 - (embedding::vector({int(dim)}) <=> %s::vector({int(dim)})) "  # noqa: S608
+            f"FROM {TABLE} WHERE {' AND '.join(where)} "
+            f"ORDER BY embedding::vector({int(dim)}) <=> %s::vector({int(dim)}) LIMIT %s"
+        )
+        from django.db import transaction
+
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(self.ef_search)])
+            if self.iterative:
+                cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+                cursor.execute("SELECT set_config('hnsw.max_scan_tuples', '200000', true)")
+            cursor.execute(sql, [literal, *params, literal, k])
+            hits = [(cid, float(score)) for cid, score in cursor.fetchall()]
+        # relaxed_order may return rows slightly out of order: re-sort by the exact score.
+        return sorted(hits, key=lambda h: -h[1])
+
+
+_backend = PgvectorBackend()
+
+
+def backend() -> PgvectorBackend:
+    return _backend
