@@ -12,6 +12,7 @@ from .models import Chunk, Citation, Embedding, Namespace, RecallAudit, SearchQu
 class NamespaceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "model", "dimension", "generation", "updated_at"]
     search_fields = ["name"]
+    list_filter = ["model", "dimension"]
 
 
 @admin.register(Chunk)
@@ -25,6 +26,8 @@ class ChunkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Embedding)
 class EmbeddingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["chunk", "namespace", "model", "dimension"]
+    search_fields = ["namespace"]
+    list_filter = ["model", "dimension"]
     exclude = ["vector"]
     show_full_result_count = False
 
@@ -33,11 +36,14 @@ class EmbeddingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class CitationAdmin(RevertOnlyAdminMixin, HistoryAdmin):
     list_display = ["source_kind", "source_id", "file", "page_start", "created_at"]
     list_filter = ["source_kind"]
+    search_fields = ["quote", "file__name"]
 
 
 @admin.register(SearchQueryLog)
 class SearchQueryLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["namespace", "query", "created_at"]
+    search_fields = ["namespace", "query"]
+    list_filter = ["created_at"]
 
 
 @admin.register(RecallAudit)

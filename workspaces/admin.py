@@ -34,3 +34,4 @@ class ProjectFileAdmin(RevertOnlyAdminMixin, HistoryAdmin):
 class ProjectSkillAdmin(RevertOnlyAdminMixin, HistoryAdmin):
     list_display = ["name", "name_norm", "project", "updated_at"]
     search_fields = ["name", "name_norm", "project__slug"]
+    list_filter = ["updated_at"]
