@@ -14,7 +14,7 @@ import uuid
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connections, transaction
 
 from .store import metadata_filter  # noqa: F401  (validated keys, shared with exact)
 
@@ -22,15 +22,17 @@ TABLE = "vectors_hnsw"
 _state: dict[str, bool] = {}
 
 
-def _key() -> str:
-    s = connection.settings_dict
+def _key(using: str) -> str:
+    s = connections[using].settings_dict
     return f"{s.get('HOST')}:{s.get('PORT')}/{s.get('NAME')}"
 
 
-def available() -> bool:
+def available(using: str = "default") -> bool:
+    """True on PostgreSQL with the `vector` extension installed (and not VECTOR_BACKEND=exact)."""
+    connection = connections[using]
     if getattr(settings, "VECTOR_BACKEND", "") == "exact" or connection.vendor != "postgresql":
         return False
-    key = _key()
+    key = _key(using)
     if key not in _state:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
@@ -42,8 +44,8 @@ def reset() -> None:
     _state.clear()
 
 
-def ensure_schema(dimension: int) -> None:
-    with connection.cursor() as cursor:
+def ensure_schema(dimension: int, using: str = "default") -> None:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} ("  # noqa: S608
             "chunk_id uuid PRIMARY KEY, namespace varchar(200) NOT NULL, "
@@ -62,11 +64,17 @@ def _literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
-def write(*, namespace: str, rows: list[tuple[uuid.UUID, dict, np.ndarray]], dimension: int):
+def write(
+    *,
+    namespace: str,
+    rows: list[tuple[uuid.UUID, dict, np.ndarray]],
+    dimension: int,
+    using: str = "default",
+) -> None:
     if not rows:
         return
-    ensure_schema(dimension)
-    with connection.cursor() as cursor:
+    ensure_schema(dimension, using)
+    with connections[using].cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {TABLE} (chunk_id, namespace, dimension, metadata, embedding) "  # noqa: S608
             "VALUES (%s, %s, %s, %s::jsonb, %s::vector) ON CONFLICT (chunk_id) DO UPDATE SET "
@@ -76,15 +84,15 @@ def write(*, namespace: str, rows: list[tuple[uuid.UUID, dict, np.ndarray]], dim
         )
 
 
-def delete(chunk_ids: list) -> None:
-    if not chunk_ids or not _table_exists():
+def delete(chunk_ids: list, using: str = "default") -> None:
+    if not chunk_ids or not _table_exists(using):
         return
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE chunk_id = ANY(%s)", [list(chunk_ids)])  # noqa: S608
 
 
-def _table_exists() -> bool:
-    with connection.cursor() as cursor:
+def _table_exists(using: str = "default") -> bool:
+    with connections[using].cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [TABLE])
         return cursor.fetchone()[0] is not None
 
@@ -98,14 +106,18 @@ def _json(value: dict) -> str:
 class PgvectorBackend:
     name = "pgvector"
 
-    def __init__(self, *, iterative: bool = True, ef_search: int = 100) -> None:
+    def __init__(
+        self, *, iterative: bool = True, ef_search: int = 100, using: str = "default"
+    ) -> None:
         self.iterative = iterative
         self.ef_search = ef_search
+        self.using = using
+        self.name = "pgvector" if iterative else "pgvector-plain"
 
     def query(
         self, *, namespace: str, vector: np.ndarray, k: int, filter: dict | None = None
     ) -> list[tuple[uuid.UUID, float]]:
-        if not _table_exists():
+        if not _table_exists(self.using):
             return []
         dim = len(vector)
         where, params = ["namespace = %s", f"dimension = {int(dim)}"], [namespace]
@@ -123,9 +135,7 @@ class PgvectorBackend:
             f"FROM {TABLE} WHERE {' AND '.join(where)} "
             f"ORDER BY embedding::vector({int(dim)}) <=> %s::vector({int(dim)}) LIMIT %s"
         )
-        from django.db import transaction
-
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(self.ef_search)])
             if self.iterative:
                 cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")

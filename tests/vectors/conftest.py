@@ -30,3 +30,16 @@ def embedder():
 @pytest.fixture
 def project(db):
     return ProjectFactory()
+
+
+@pytest.fixture(scope="session")
+def pgvector_alias(django_db_blocker):
+    """A Django connection alias to a PostgreSQL that has pgvector (see pgvector_server)."""
+    from . import pgvector_server
+
+    with django_db_blocker.unblock():
+        config, server = pgvector_server.start()
+        alias = pgvector_server.register(config)
+    yield alias
+    with django_db_blocker.unblock():
+        pgvector_server.stop(server)

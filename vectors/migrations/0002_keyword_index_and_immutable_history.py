@@ -18,6 +18,11 @@ def keyword_forwards(apps, schema_editor):
             "CREATE INDEX IF NOT EXISTS vectors_chunk_tsv_idx ON vectors_chunk "
             "USING gin (to_tsvector('english', text))"
         )
+        # pgvector where the server has it (the HNSW backend switches on by itself).
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+            if cursor.fetchone() is not None:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
 def keyword_backwards(apps, schema_editor):
