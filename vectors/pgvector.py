@@ -44,15 +44,20 @@ def reset() -> None:
     _state.clear()
 
 
+TABLE_SQL = [
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    "chunk_id uuid PRIMARY KEY, namespace varchar(200) NOT NULL, "
+    "dimension integer NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
+    "embedding vector NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_ns_idx ON {TABLE} (namespace)",
+]
+
+
 def ensure_schema(dimension: int, using: str = "default") -> None:
+    """The table (also made by the vectors migration) and the HNSW index for `dimension`."""
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} ("  # noqa: S608
-            "chunk_id uuid PRIMARY KEY, namespace varchar(200) NOT NULL, "
-            "dimension integer NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
-            "embedding vector NOT NULL)"
-        )
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_ns_idx ON {TABLE} (namespace)")
+        for sql in TABLE_SQL:
+            cursor.execute(sql)
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {TABLE}_hnsw_{int(dimension)} ON {TABLE} "  # noqa: S608
             f"USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops) "
@@ -74,6 +79,7 @@ def write(
     if not rows:
         return
     ensure_schema(dimension, using)
+    _state[f"table:{_key(using)}"] = True
     with connections[using].cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {TABLE} (chunk_id, namespace, dimension, metadata, embedding) "  # noqa: S608
@@ -92,9 +98,12 @@ def delete(chunk_ids: list, using: str = "default") -> None:
 
 
 def _table_exists(using: str = "default") -> bool:
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [TABLE])
-        return cursor.fetchone()[0] is not None
+    key = f"table:{_key(using)}"
+    if not _state.get(key):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [TABLE])
+            _state[key] = cursor.fetchone()[0] is not None
+    return _state[key]
 
 
 def _json(value: dict) -> str:
@@ -136,10 +145,12 @@ class PgvectorBackend:
             f"ORDER BY embedding::vector({int(dim)}) <=> %s::vector({int(dim)}) LIMIT %s"
         )
         with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
-            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(self.ef_search)])
-            if self.iterative:
-                cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-                cursor.execute("SELECT set_config('hnsw.max_scan_tuples', '200000', true)")
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', %s, true), "
+                "set_config('hnsw.max_scan_tuples', '200000', true)",
+                [str(self.ef_search), "relaxed_order" if self.iterative else "off"],
+            )
             cursor.execute(sql, [literal, *params, literal, k])
             hits = [(cid, float(score)) for cid, score in cursor.fetchall()]
         # relaxed_order may return rows slightly out of order: re-sort by the exact score.

@@ -153,3 +153,23 @@ def test_file_upload_enqueues_ingestion_on_commit(
     assert np.isclose(
         np.linalg.norm(store.from_blob(Embedding.objects.get().vector, 256)), 1.0, atol=1e-5
     )
+
+
+def test_backend_follows_the_database(project, embedder):
+    """pgvector when the extension is there (its table mirrors the embeddings), else exact."""
+    from django.db import connection
+
+    from vectors import pgvector
+
+    file = ingest(project, prose(50, 600).encode())
+    expected = "pgvector" if pgvector.available() else "exact"
+    assert store.backend().name == expected
+    if expected == "pgvector":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM vectors_hnsw WHERE namespace = %s",
+                [store.namespace_for(project.pk, "chunks")],
+            )
+            assert cursor.fetchone()[0] == Chunk.objects.filter(file=file).count()
+    results = services.search(project=project, query="river", mode="vector", k=3)
+    assert len(results) == 3

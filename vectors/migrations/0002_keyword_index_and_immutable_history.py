@@ -23,6 +23,10 @@ def keyword_forwards(apps, schema_editor):
             cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
             if cursor.fetchone() is not None:
                 cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                from vectors.pgvector import TABLE_SQL
+
+                for sql in TABLE_SQL:
+                    cursor.execute(sql)
 
 
 def keyword_backwards(apps, schema_editor):
@@ -31,6 +35,7 @@ def keyword_backwards(apps, schema_editor):
         schema_editor.execute("DROP TABLE IF EXISTS vectors_chunk_fts")
     elif vendor == "postgresql":
         schema_editor.execute("DROP INDEX IF EXISTS vectors_chunk_tsv_idx")
+        schema_editor.execute("DROP TABLE IF EXISTS vectors_hnsw")
 
 
 class Migration(migrations.Migration):
