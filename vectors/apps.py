@@ -8,9 +8,9 @@ class VectorsConfig(AppConfig):
     def ready(self) -> None:
         from django.db import transaction
 
-        from common import indexing
+        from common import indexing, panels
 
-        from . import tasks
+        from . import tasks, views
 
         def on_file(file_id: str) -> None:
             transaction.on_commit(lambda: tasks.ingest_file.delay(file_id))
@@ -21,3 +21,13 @@ class VectorsConfig(AppConfig):
 
         indexing.register("file_uploaded", on_file)
         indexing.register("artifact_version_created", on_artifact)
+        panels.register(
+            panels.Panel(
+                "project",
+                "knowledge",
+                "Files",
+                "vectors/_knowledge.html",
+                views.knowledge_panel,
+                15,
+            )
+        )

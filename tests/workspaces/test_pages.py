@@ -21,7 +21,7 @@ class TestWorkspacePage(PageContract):
 
 
 class TestProjectPage(PageContract):
-    queries = 21
+    queries = 23  # + the Files section (vectors): files page count, skills
     write_marker = 'id="comment-form"'
 
     def url(self, world, filled):
