@@ -35,6 +35,14 @@ FILTER_KEYS = {
 }
 
 
+# Metadata keys that mirror an indexed column of Chunk: filtered there, not in the JSON.
+COLUMN_KEYS = {"fileId": "file_id", "chunkId": "id"}
+
+
+def namespace_project(namespace: str) -> str:
+    return namespace.split(":")[1]
+
+
 def namespace_for(project_id, kind: str = "chunks", repo_id=None) -> str:
     if kind == "repo":
         if not repo_id:
@@ -67,7 +75,7 @@ def metadata_filter(namespace: str, filter: dict | None, *, prefix: str = "") ->
     if not isinstance(filter, dict):
         raise ValidationFailed("filter is an object of metadata keys.", field="filter")
     allowed = FILTER_KEYS[namespace_kind(namespace)]
-    lookups = {}
+    lookups: dict = {}
     for key, value in filter.items():
         if not FILTER_KEY.match(str(key)) or key not in allowed:
             raise ValidationFailed(
@@ -75,7 +83,14 @@ def metadata_filter(namespace: str, filter: dict | None, *, prefix: str = "") ->
                 f"{', '.join(sorted(allowed))}.",
                 field="filter",
             )
-        if isinstance(value, list):
+        if key in COLUMN_KEYS:  # indexed columns, not a JSON scan
+            values = value if isinstance(value, list) else [value]
+            try:
+                ids = [uuid.UUID(str(v)) for v in values]
+            except ValueError:
+                raise ValidationFailed(f"{key} takes chunk or file ids.", field="filter")
+            lookups[f"{prefix}{COLUMN_KEYS[key]}__in"] = ids
+        elif isinstance(value, list):
             if not all(isinstance(v, str | int | float) for v in value):
                 raise ValidationFailed("Filter lists hold strings or numbers.", field="filter")
             lookups[f"{prefix}metadata__{key}__in"] = value
@@ -154,9 +169,9 @@ class ExactBackend:
             )
         lookups = metadata_filter(namespace, filter)
         if lookups:
-            allowed = Chunk.objects.filter(namespace=namespace, **lookups).values_list(
-                "id", flat=True
-            )
+            allowed = Chunk.objects.filter(
+                project_id=namespace_project(namespace), namespace=namespace, **lookups
+            ).values_list("id", flat=True)
             rows = np.fromiter((data.index[c] for c in allowed if c in data.index), dtype=np.int64)
             if rows.size == 0:
                 return []

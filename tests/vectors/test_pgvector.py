@@ -10,6 +10,7 @@ from django.db import connections
 from vectors import pgvector
 
 N, DIM, K = 4000, 32, 10
+TAG = {name: uuid.uuid5(uuid.NAMESPACE_URL, name) for name in ("rare", "some", "common")}
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,10 @@ def loaded(pgvector_alias, django_db_blocker):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = [uuid.UUID(int=i + 1) for i in range(N)]
     # fileId: 1% of rows carry "rare", 10% "some", the rest "common"
-    tags = ["rare" if i % 100 == 0 else "some" if i % 10 == 0 else "common" for i in range(N)]
+    tags = [
+        str(TAG[t])
+        for t in ("rare" if i % 100 == 0 else "some" if i % 10 == 0 else "common" for i in range(N))
+    ]
     namespace = "project:bench:chunks"
     with django_db_blocker.unblock():
         with connections[pgvector_alias].cursor() as cursor:
@@ -36,7 +40,7 @@ def loaded(pgvector_alias, django_db_blocker):
 
 
 def _exact(loaded, query, tag=None):
-    mask = np.ones(N, bool) if tag is None else loaded["tags"] == tag
+    mask = np.ones(N, bool) if tag is None else loaded["tags"] == str(TAG[tag])
     rows = np.flatnonzero(mask)
     scores = loaded["vectors"][rows] @ query
     return [loaded["ids"][rows[j]] for j in np.argsort(-scores)[:K]]
@@ -80,7 +84,7 @@ def test_filtered_queries_return_k_rows_with_high_recall(
                 namespace=loaded["namespace"],
                 vector=query,
                 k=K,
-                filter=None if tag is None else {"fileId": tag},
+                filter=None if tag is None else {"fileId": str(TAG[tag])},
             )
             short += len(got) < len(truth)
             recalls.append(len({c for c, _ in got} & set(truth)) / len(truth))
