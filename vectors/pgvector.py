@@ -50,7 +50,13 @@ TABLE_SQL = [
     "dimension integer NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
     "embedding vector NOT NULL)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_ns_idx ON {TABLE} (namespace)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_meta_idx ON {TABLE} USING gin (metadata jsonb_path_ops)",
 ]
+
+# A filter matching fewer rows than this is answered by an exact scan of those rows (found
+# through the GIN metadata index): recall 1.0 and no long iterative index walk.
+EXACT_BELOW = 20_000
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
 
 
 def ensure_schema(dimension: int, using: str = "default") -> None:
@@ -61,6 +67,7 @@ def ensure_schema(dimension: int, using: str = "default") -> None:
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {TABLE}_hnsw_{int(dimension)} ON {TABLE} "  # noqa: S608
             f"USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
             f"WHERE dimension = {int(dimension)}"
         )
 
@@ -116,7 +123,7 @@ class PgvectorBackend:
     name = "pgvector"
 
     def __init__(
-        self, *, iterative: bool = True, ef_search: int = 100, using: str = "default"
+        self, *, iterative: bool = True, ef_search: int = 200, using: str = "default"
     ) -> None:
         self.iterative = iterative
         self.ef_search = ef_search
@@ -132,17 +139,19 @@ class PgvectorBackend:
         where, params = ["namespace = %s", f"dimension = {int(dim)}"], [namespace]
         for key, value in (filter or {}).items():
             metadata_filter(namespace, {key: value})  # validates key and value
-            if isinstance(value, list):
-                where.append("metadata->%s = ANY(%s::jsonb[])")
-                params += [key, [_json(v) for v in value]]
-            else:
-                where.append("metadata->%s = %s::jsonb")
-                params += [key, _json(value)]
+            values = value if isinstance(value, list) else [value]
+            # containment (@>) so the GIN metadata index answers it
+            where.append("(" + " OR ".join(["metadata @> %s::jsonb"] * len(values)) + ")")
+            params += [_json({key: v}) for v in values]
         literal = _literal(vector)
+        exact = self.iterative and bool(filter) and self._count(where, params) < EXACT_BELOW
+        # `+ 0` keeps the planner off the HNSW index: an exact scan of the filtered rows
+        order = f"(embedding::vector({int(dim)}) <=> %s::vector({int(dim)}))" + (
+            " + 0" if exact else ""
+        )
         sql = (
             f"SELECT chunk_id, 1 - (embedding::vector({int(dim)}) <=> %s::vector({int(dim)})) "  # noqa: S608
-            f"FROM {TABLE} WHERE {' AND '.join(where)} "
-            f"ORDER BY embedding::vector({int(dim)}) <=> %s::vector({int(dim)}) LIMIT %s"
+            f"FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
         )
         with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
             cursor.execute(
@@ -155,6 +164,16 @@ class PgvectorBackend:
             hits = [(cid, float(score)) for cid, score in cursor.fetchall()]
         # relaxed_order may return rows slightly out of order: re-sort by the exact score.
         return sorted(hits, key=lambda h: -h[1])
+
+    def _count(self, where: list[str], params: list) -> int:
+        """Rows matching the filter, counted up to EXACT_BELOW."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {' AND '.join(where)} "  # noqa: S608
+                "LIMIT %s) AS matching",
+                [*params, EXACT_BELOW],
+            )
+            return int(cursor.fetchone()[0])
 
 
 _backend = PgvectorBackend()

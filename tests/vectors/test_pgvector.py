@@ -68,10 +68,14 @@ def test_hnsw_index_is_used(pgvector_alias, django_db_blocker, loaded):
     assert f"{pgvector.TABLE}_hnsw_{DIM}" in plan, plan
 
 
+@pytest.mark.parametrize("exact_below", [0, pgvector.EXACT_BELOW])
 @pytest.mark.parametrize("tag", [None, "some", "rare"])
 def test_filtered_queries_return_k_rows_with_high_recall(
-    pgvector_alias, django_db_blocker, loaded, tag
+    pgvector_alias, django_db_blocker, loaded, tag, exact_below, monkeypatch
 ):
+    """exact_below=0 forces the HNSW iterative scan for every filter; the default answers
+    these small filters with an exact scan of the matching rows."""
+    monkeypatch.setattr(pgvector, "EXACT_BELOW", exact_below)
     backend = pgvector.PgvectorBackend(using=pgvector_alias, ef_search=40)
     rng = np.random.default_rng(11)
     recalls, short = [], 0
