@@ -122,9 +122,11 @@ def deploys_today(*, team: Team) -> int:
 
 def storage_used(*, team: Team) -> int:
     from deployments.models import Artifact
+    from workspaces.models import ProjectFile
 
     total = Artifact.objects.filter(project__workspace__team=team).aggregate(total=Sum("size"))
-    return int(total["total"] or 0)
+    files = ProjectFile.objects.filter(project__workspace__team=team).aggregate(total=Sum("size"))
+    return int(total["total"] or 0) + int(files["total"] or 0)
 
 
 def limit_usage(*, team: Team, limit: str, workspace: Workspace | None = None) -> int:

@@ -47,7 +47,9 @@ def project_create(
     if Project.objects.filter(workspace=workspace, slug=slug).exists():
         raise Conflict("A project with this slug already exists here.", field="slug")
     limits.enforce("projects_per_workspace", workspace=workspace, team=workspace.team)
-    project = Project(workspace=workspace, name=name, slug=slug, description=description)
+    project = Project(
+        workspace=workspace, name=name, slug=slug, description=description, owner=actor
+    )
     project.full_clean()
     save_tracked(project, actor=actor, reason="project created")
     return project

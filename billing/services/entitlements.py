@@ -28,7 +28,7 @@ LIMIT_PHRASES = {
     LimitName.WORKSPACES: "workspaces",
     LimitName.PROJECTS_PER_WORKSPACE: "projects per workspace",
     LimitName.DEPLOYS_PER_DAY: "deployments per UTC day",
-    LimitName.STORAGE_BYTES: "bytes of artifact storage",
+    LimitName.STORAGE_BYTES: "bytes of storage (artifacts and project files)",
 }
 
 

@@ -265,6 +265,17 @@ DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="")
 DEPLOY_PROVIDER_TOKEN = env("DEPLOY_PROVIDER_TOKEN", default="")
 DEPLOY_PROVIDER_API_URL = env("DEPLOY_PROVIDER_API_URL", default="https://api.vercel.com")
 
+# --- knowledge (project files, vectors/) -------------------------------------
+FILE_MAX_BYTES = env.int("FILE_MAX_BYTES", default=25 * 1024 * 1024)
+# Unset: vectors.extract.EXTRACTION_VERSION. Bumping it re-ingests every file.
+EXTRACTION_VERSION = env.int("EXTRACTION_VERSION", default=1)
+EMBEDDINGS_URL = env("EMBEDDINGS_URL", default="")  # empty: the offline wordllama model
+EMBEDDINGS_MODEL = env("EMBEDDINGS_MODEL", default="")
+EMBEDDINGS_API_KEY = env("EMBEDDINGS_API_KEY", default="")
+EMBEDDINGS_DIMENSION = env.int("EMBEDDINGS_DIMENSION", default=0)
+VECTOR_BACKEND = env("VECTOR_BACKEND", default="")  # "exact" forces the exact scan
+RECALL_ALERT = env.float("RECALL_ALERT", default=0.95)
+
 # --- collaboration ----------------------------------------------------------
 # Presence entries expire this long after a member's last heartbeat (seed 002: 60-120 s).
 PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=90)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from common import limits
+from common import indexing, limits
 from common.exceptions import Conflict, ValidationFailed
 from workspaces.models import Project
 
@@ -264,6 +264,9 @@ def artifact_create(
                 created_by=actor,
             )
             artifact.save(force_insert=True)
+            indexing.index_artifact_version(  # vectors enqueues it on commit
+                artifact.pk, **{f: getattr(artifact, f) for f in indexing.ARTIFACT_FIELDS}
+            )
     except BaseException:
         default_storage.delete(path)
         raise

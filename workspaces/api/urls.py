@@ -3,11 +3,13 @@
 from django.urls import path
 
 from .audit_views import WorkspaceAuditEventViewSet, WorkspaceHistoryViewSet
+from .knowledge_views import ProjectFileViewSet, ProjectSkillViewSet
 from .views import ProjectViewSet, WorkspaceDetailViewSet, WorkspaceListViewSet
 
 app_name = "workspaces-api"
 
 WS = "workspaces/<slug:workspace_slug>/"
+P = WS + "projects/<uuid:project_id>/"
 
 urlpatterns = [
     path(
@@ -39,5 +41,30 @@ urlpatterns = [
         WS + "audit-events/",
         WorkspaceAuditEventViewSet.as_view({"get": "list"}),
         name="workspace-audit-events",
+    ),
+    path(
+        P + "files/",
+        ProjectFileViewSet.as_view({"get": "list", "post": "create"}),
+        name="project-files",
+    ),
+    path(
+        P + "files/<uuid:pk>/", ProjectFileViewSet.as_view({"get": "retrieve"}), name="project-file"
+    ),
+    path(
+        P + "skills/",
+        ProjectSkillViewSet.as_view({"get": "list", "post": "create"}),
+        name="project-skills",
+    ),
+    path(
+        P + "skills/<uuid:pk>/",
+        ProjectSkillViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="project-skill",
+    ),
+    path(
+        P + "skills/<uuid:pk>/history/",
+        ProjectSkillViewSet.as_view({"get": "history"}),
+        name="project-skill-history",
     ),
 ]

@@ -1,0 +1,183 @@
+"""The pgvector backend: HNSW (cosine) with iterative index scans, on PostgreSQL with `vector`.
+
+Chosen automatically when the database is PostgreSQL and the `vector` extension is
+installed (`VECTOR_BACKEND=exact` forces the exact scan). Vectors live in their own
+table `vectors_hnsw` (chunk id, namespace, the chunk's metadata as jsonb, `vector(dim)`),
+kept in the same transaction as the `Embedding` rows it mirrors, with one partial HNSW
+index per dimension. A filtered query sets `hnsw.iterative_scan = relaxed_order` so the
+index keeps scanning until k rows pass the filter, then re-sorts them exactly.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+from django.conf import settings
+from django.db import connections, transaction
+
+from .store import metadata_filter  # noqa: F401  (validated keys, shared with exact)
+
+TABLE = "vectors_hnsw"
+_state: dict[str, bool] = {}
+
+
+def _key(using: str) -> str:
+    s = connections[using].settings_dict
+    return f"{s.get('HOST')}:{s.get('PORT')}/{s.get('NAME')}"
+
+
+def available(using: str = "default") -> bool:
+    """True on PostgreSQL with the `vector` extension installed (and not VECTOR_BACKEND=exact)."""
+    connection = connections[using]
+    if getattr(settings, "VECTOR_BACKEND", "") == "exact" or connection.vendor != "postgresql":
+        return False
+    key = _key(using)
+    if key not in _state:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+            _state[key] = cursor.fetchone() is not None
+    return _state[key]
+
+
+def reset() -> None:
+    _state.clear()
+
+
+TABLE_SQL = [
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    "chunk_id uuid PRIMARY KEY, namespace varchar(200) NOT NULL, "
+    "dimension integer NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
+    "embedding vector NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_ns_idx ON {TABLE} (namespace)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_meta_idx ON {TABLE} USING gin (metadata jsonb_path_ops)",
+]
+
+# A filter matching fewer rows than this is answered by an exact scan of those rows (found
+# through the GIN metadata index): recall 1.0 and no long iterative index walk.
+EXACT_BELOW = 20_000
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
+
+
+def ensure_schema(dimension: int, using: str = "default") -> None:
+    """The table (also made by the vectors migration) and the HNSW index for `dimension`."""
+    with connections[using].cursor() as cursor:
+        for sql in TABLE_SQL:
+            cursor.execute(sql)
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_hnsw_{int(dimension)} ON {TABLE} "  # noqa: S608
+            f"USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
+            f"WHERE dimension = {int(dimension)}"
+        )
+
+
+def _literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def write(
+    *,
+    namespace: str,
+    rows: list[tuple[uuid.UUID, dict, np.ndarray]],
+    dimension: int,
+    using: str = "default",
+) -> None:
+    if not rows:
+        return
+    ensure_schema(dimension, using)
+    _state[f"table:{_key(using)}"] = True
+    with connections[using].cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {TABLE} (chunk_id, namespace, dimension, metadata, embedding) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s::jsonb, %s::vector) ON CONFLICT (chunk_id) DO UPDATE SET "
+            "namespace = EXCLUDED.namespace, metadata = EXCLUDED.metadata, "
+            "embedding = EXCLUDED.embedding, dimension = EXCLUDED.dimension",
+            [(cid, namespace, dimension, _json(meta), _literal(vec)) for cid, meta, vec in rows],
+        )
+
+
+def delete(chunk_ids: list, using: str = "default") -> None:
+    if not chunk_ids or not _table_exists(using):
+        return
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE chunk_id = ANY(%s)", [list(chunk_ids)])  # noqa: S608
+
+
+def _table_exists(using: str = "default") -> bool:
+    key = f"table:{_key(using)}"
+    if not _state.get(key):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [TABLE])
+            _state[key] = cursor.fetchone()[0] is not None
+    return _state[key]
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+class PgvectorBackend:
+    name = "pgvector"
+
+    def __init__(
+        self, *, iterative: bool = True, ef_search: int = 200, using: str = "default"
+    ) -> None:
+        self.iterative = iterative
+        self.ef_search = ef_search
+        self.using = using
+        self.name = "pgvector" if iterative else "pgvector-plain"
+
+    def query(
+        self, *, namespace: str, vector: np.ndarray, k: int, filter: dict | None = None
+    ) -> list[tuple[uuid.UUID, float]]:
+        if not _table_exists(self.using):
+            return []
+        dim = len(vector)
+        where, params = ["namespace = %s", f"dimension = {int(dim)}"], [namespace]
+        for key, value in (filter or {}).items():
+            metadata_filter(namespace, {key: value})  # validates key and value
+            values = value if isinstance(value, list) else [value]
+            # containment (@>) so the GIN metadata index answers it
+            where.append("(" + " OR ".join(["metadata @> %s::jsonb"] * len(values)) + ")")
+            params += [_json({key: v}) for v in values]
+        literal = _literal(vector)
+        exact = self.iterative and bool(filter) and self._count(where, params) < EXACT_BELOW
+        # `+ 0` keeps the planner off the HNSW index: an exact scan of the filtered rows
+        order = f"(embedding::vector({int(dim)}) <=> %s::vector({int(dim)}))" + (
+            " + 0" if exact else ""
+        )
+        sql = (
+            f"SELECT chunk_id, 1 - (embedding::vector({int(dim)}) <=> %s::vector({int(dim)})) "  # noqa: S608
+            f"FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
+        )
+        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', %s, true), "
+                "set_config('hnsw.max_scan_tuples', '200000', true)",
+                [str(self.ef_search), "relaxed_order" if self.iterative else "off"],
+            )
+            cursor.execute(sql, [literal, *params, literal, k])
+            hits = [(cid, float(score)) for cid, score in cursor.fetchall()]
+        # relaxed_order may return rows slightly out of order: re-sort by the exact score.
+        return sorted(hits, key=lambda h: -h[1])
+
+    def _count(self, where: list[str], params: list) -> int:
+        """Rows matching the filter, counted up to EXACT_BELOW."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {' AND '.join(where)} "  # noqa: S608
+                "LIMIT %s) AS matching",
+                [*params, EXACT_BELOW],
+            )
+            return int(cursor.fetchone()[0])
+
+
+_backend = PgvectorBackend()
+
+
+def backend() -> PgvectorBackend:
+    return _backend

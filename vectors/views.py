@@ -1,0 +1,133 @@
+"""Knowledge pages: the project page's Files section, a file's page, the search page."""
+
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from common.exceptions import NotFound, ServiceError
+from workspaces import knowledge
+from workspaces.models import ProjectFile, ProjectSkill
+from workspaces.pages import form_error, page_context, paginate, workspace_page
+from workspaces.views import project_get_by_slug, project_response
+
+from . import services
+from .forms import FileUploadForm, SearchForm, SkillForm
+from .models import Chunk, Citation
+
+
+def knowledge_panel(request, access, *, project, forms, **page) -> dict:
+    """The project page's Files section: files, skills, upload and skill forms."""
+    return {
+        "project": project,
+        "files": paginate(
+            request,
+            ProjectFile.objects.filter(project=project).order_by("-created_at"),
+            param="files_page",
+            per_page=10,
+        ),
+        "skills": list(ProjectSkill.objects.filter(project=project).order_by("name_norm")[:50]),
+        "upload_form": forms.get("upload") or FileUploadForm(),
+        "skill_form": forms.get("skill") or SkillForm(),
+    }
+
+
+def _back(access, project, anchor="knowledge"):
+    return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/#{anchor}")
+
+
+@workspace_page()
+@require_POST
+def file_upload(request, access, project_slug):
+    project = project_get_by_slug(access, project_slug)
+    form = FileUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            knowledge.project_file_upload(
+                project=project,
+                name=upload.name,
+                stream=upload,
+                content_type=upload.content_type or "",
+                actor=request.user,
+            )
+        except ServiceError as exc:
+            form_error(form, exc)
+        else:
+            return _back(access, project)
+    return project_response(request, access, project, forms={"upload": form})
+
+
+@workspace_page()
+@require_POST
+def skill_create(request, access, project_slug):
+    project = project_get_by_slug(access, project_slug)
+    form = SkillForm(request.POST)
+    if form.is_valid():
+        try:
+            knowledge.project_skill_create(project=project, actor=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form_error(form, exc)
+        else:
+            return _back(access, project)
+    return project_response(request, access, project, forms={"skill": form})
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def file_detail(request, access, project_slug, file_id):
+    """One file: its status and its text page by page (anchors `#page-N`), and citations."""
+    project = project_get_by_slug(access, project_slug)
+    file = ProjectFile.objects.filter(project=project, pk=file_id).first()
+    if file is None:
+        raise NotFound("File not found.")
+    chunks = list(Chunk.objects.filter(file=file).order_by("ordinal")[:500])
+    # every page gets its anchor, even one whose text continues a chunk begun earlier
+    last = max([file.page_count] + [c.page_end or 1 for c in chunks]) if chunks else 0
+    pages: dict[int, list[Chunk]] = {n: [] for n in range(1, last + 1)}
+    for chunk in chunks:
+        pages[chunk.page_start or 1].append(chunk)
+    citations = list(Citation.objects.filter(file=file).order_by("created_at")[:200])
+    return render(
+        request,
+        "vectors/file.html",
+        page_context(
+            request,
+            access,
+            nav="overview",
+            project=project,
+            file=file,
+            pages=sorted(pages.items()),
+            citations=citations,
+        ),
+    )
+
+
+@workspace_page()
+@require_http_methods(["GET", "HEAD"])
+def search_page(request, access, project_slug):
+    """Type a query, open each hit at its page in the file; the recall audit beside it."""
+    project = project_get_by_slug(access, project_slug)
+    form = SearchForm(request.GET or None)
+    results = None
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        try:
+            results = services.search(
+                project=project,
+                query=form.cleaned_data["q"],
+                mode=form.cleaned_data["mode"] or "hybrid",
+                k=20,
+            )
+        except ServiceError as exc:
+            form_error(form, exc)
+    return render(
+        request,
+        "vectors/search.html",
+        page_context(
+            request,
+            access,
+            nav="overview",
+            project=project,
+            form=form,
+            results=results,
+            audits=services.latest_recall(project=project),
+        ),
+    )
