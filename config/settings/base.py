@@ -267,6 +267,13 @@ if not 60 <= PRESENCE_TTL_SECONDS <= 120:
     )
 PRESENCE_KEY_PREFIX = env("PRESENCE_KEY_PREFIX", default="holdfast:")
 
+# --- safety and social (seed 002; docs/safety.md) ---------------------------
+# Risk-profile signal keys: comma-separated urlsafe-base64 32-byte AES keys, current first.
+RISK_PROFILE_KEYS = env.list("RISK_PROFILE_KEYS", default=[])
+GRAPH_PROJECTION_TTL_SECONDS = 300  # seed 002 §3: projections live 5 minutes
+DISCOVERY_TTL_SECONDS = 300  # seed 002 §6: discovery results live 5 minutes
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
+
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
