@@ -8,7 +8,7 @@ class CollaborationConfig(AppConfig):
     def ready(self) -> None:
         from common import panels
 
-        from . import presence, views
+        from . import discovery, presence, views  # noqa: F401  (discovery registers its store)
 
         presence.register()
         panels.register(

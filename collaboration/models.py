@@ -239,3 +239,7 @@ class Notification(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient_id}"
+
+
+# Private conversations (seed 002 §5: participants only): collaboration/models_private.py.
+from .models_private import *  # noqa: E402, F403

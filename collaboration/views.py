@@ -31,15 +31,16 @@ MESSAGES_SHOWN = 50
 QUICK_REACTIONS = ["👍", "🎉", "❤️"]
 
 
-def _present_ids(workspace) -> set[str]:
-    return {str(m.user.pk) for m in selectors.presence_list(workspace=workspace)}
+def _present_ids(workspace, viewer=None) -> set[str]:
+    members = selectors.presence_list(workspace=workspace, viewer=viewer)
+    return {str(m.user.pk) for m in members}
 
 
 # --- threads ----------------------------------------------------------------------------
 
 
 def _threads_response(request, access, *, form=None):
-    page = paginate(request, selectors.thread_list(workspace=access.workspace))
+    page = paginate(request, selectors.thread_list(workspace=access.workspace, user=request.user))
     return render(
         request,
         "collaboration/threads.html",
@@ -68,7 +69,7 @@ def threads(request, access):
 def _chat_context(request, access, thread, **extra) -> dict:
     return {
         "thread": thread,
-        "present_ids": _present_ids(access.workspace),
+        "present_ids": _present_ids(access.workspace, request.user),
         "quick_reactions": QUICK_REACTIONS,
         **extra,
     }
@@ -77,7 +78,9 @@ def _chat_context(request, access, thread, **extra) -> dict:
 @workspace_page()
 @require_http_methods(["GET", "HEAD"])
 def thread_detail(request, access, thread_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     before = request.GET.get("before_seq")
     page = selectors.message_page(
         thread=thread,
@@ -91,7 +94,9 @@ def thread_detail(request, access, thread_id):
         page=page,
         after_seq=thread.last_seq,
         form=MessageForm(initial={"client_id": uuid.uuid4().hex}),
-        presence_data={"members": selectors.presence_list(workspace=access.workspace)},
+        presence_data={
+            "members": selectors.presence_list(workspace=access.workspace, viewer=request.user)
+        },
     )
     return render(
         request, "collaboration/thread.html", page_context(request, access, nav="chat", **context)
@@ -102,7 +107,9 @@ def thread_detail(request, access, thread_id):
 @require_http_methods(["GET", "HEAD"])
 def thread_updates(request, access, thread_id):
     """What changed after `after_seq`: new messages appended, changed ones replaced (oob)."""
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     raw = request.GET.get("after_seq", "0")
     after_seq = int(raw) if raw.isdigit() else 0
     events = selectors.event_list(thread=thread, after_seq=after_seq, limit=200)
@@ -124,7 +131,9 @@ def thread_updates(request, access, thread_id):
 @workspace_page()
 @require_POST
 def message_post(request, access, thread_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
@@ -160,7 +169,9 @@ def _message_response(request, access, thread, message_id, *, edit_form=None):
 @workspace_page()
 @require_POST
 def message_edit(request, access, thread_id, message_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     form = MessageEditForm(request.POST)
     if form.is_valid():
         try:
@@ -180,7 +191,9 @@ def message_edit(request, access, thread_id, message_id):
 @workspace_page()
 @require_POST
 def message_delete(request, access, thread_id, message_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     services.message_delete(thread=thread, message_id=message_id, actor=request.user)
     return _message_response(request, access, thread, message_id)
 
@@ -189,7 +202,9 @@ def message_delete(request, access, thread_id, message_id):
 @require_POST
 def message_react(request, access, thread_id, message_id):
     """Toggle the signed-in user's reaction `emoji` on the message."""
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     form = ReactionForm(request.POST)
     if form.is_valid():
         emoji = form.cleaned_data["emoji"]
@@ -356,7 +371,7 @@ def notification_badge(request, access, **page) -> dict:
 
 
 def presence_panel(request, access, **page) -> dict:
-    return {"members": selectors.presence_list(workspace=access.workspace)}
+    return {"members": selectors.presence_list(workspace=access.workspace, viewer=request.user)}
 
 
 def comments_panel(request, access, *, project, forms, **page) -> dict:
