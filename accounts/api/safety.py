@@ -64,7 +64,7 @@ class GraphOutput(serializers.Serializer):
 class CapabilityInput(serializers.Serializer):
     user = serializers.CharField(help_text="User id, email or handle.")
     capability = serializers.ChoiceField(choices=CapabilityName.choices)
-    reason = serializers.CharField(max_length=500, required=False, default="")
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class CapabilityOutput(serializers.Serializer):

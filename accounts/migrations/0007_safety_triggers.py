@@ -2,7 +2,9 @@
 
 - identity events, the moderation log and the history tables of edges and risk profiles
   refuse UPDATE/DELETE (and TRUNCATE on PostgreSQL): governance.immutability;
-- a user's identity fields (id, handle, created_at) refuse any change after creation.
+- a user's identity fields (id, handle, created_at) refuse any change after creation;
+- accounts_historicaluser gets its triggers again: on SQLite, 0006's new columns rebuilt
+  the table, which drops triggers (idempotent on PostgreSQL).
 """
 
 from django.db import migrations
@@ -19,6 +21,7 @@ class Migration(migrations.Migration):
             "accounts_moderationaction",
             "accounts_historicaledge",
             "accounts_historicalriskprofile",
+            "accounts_historicaluser",
         ),
         identity_trigger_operation(),
     ]

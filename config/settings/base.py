@@ -301,6 +301,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "UserStatusEnum": "accounts.models.UserStatus",
+        "EdgeTypeEnum": "accounts.models.EdgeType",
+        "ModerationTypeEnum": "accounts.models.ModerationType",
+        "RiskLevelEnum": "accounts.models.RiskLevel",
+        "AgeLayerEnum": "accounts.models.AgeLayer",
         "ProjectStatusEnum": "workspaces.models.ProjectStatus",
         "RoleEnum": "accounts.models.Role",
         "InvitationStatusEnum": "accounts.models.InvitationStatus",
