@@ -212,6 +212,7 @@ class NotificationKind(models.TextChoices):
         "Mention notifications and their read marks: derived from critical comments and "
         "chat events (re-derivable), so losing them loses convenience, not content."
     ),
+    cleanup="collaboration.prune_notifications",  # NOTIFICATION_RETENTION_DAYS
 )
 class Notification(BaseModel):
     workspace = models.ForeignKey(

@@ -146,3 +146,33 @@ def test_a_muted_user_cannot_post(world):
     moderation.moderation_action_create(actor=mod, user=world.member, type="mute", reason="flood")
     with pytest.raises(Forbidden):
         post(thread, world.member, "hello?")
+
+
+def test_notifications_expire_after_the_retention_days(world, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from collaboration.retention import notifications_prune, prune_notifications
+    from common.app_list import collect_beat_schedule
+    from governance import registry
+
+    settings.NOTIFICATION_RETENTION_DAYS = 30
+    thread = services.thread_create(workspace=world.workspace, title="t", actor=world.member)
+    old, new = (
+        Notification.objects.create(
+            workspace=world.workspace,
+            recipient=world.admin,
+            actor=world.member,
+            kind="message_mention",
+            thread=thread,
+        )
+        for _ in range(2)
+    )
+    Notification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    assert notifications_prune() == 1
+    assert list(Notification.objects.all()) == [new]
+    assert prune_notifications() == 0
+    assert registry.entry_for_key("collaboration.Notification").cleanup == prune_notifications.name
+    tasks = {job["task"] for job in collect_beat_schedule().values()}
+    assert prune_notifications.name in tasks
