@@ -176,3 +176,17 @@ def test_notifications_expire_after_the_retention_days(world, settings):
     assert registry.entry_for_key("collaboration.Notification").cleanup == prune_notifications.name
     tasks = {job["task"] for job in collect_beat_schedule().values()}
     assert prune_notifications.name in tasks
+
+
+def test_a_private_thread_survives_backup_and_restore_still_private(world):
+    from durability import services as durability
+
+    thread_id = _dm(world, world.member, world.admin)
+    thread = selectors.thread_get(workspace=world.workspace, thread_id=thread_id, user=world.member)
+    post(thread, world.member, "secret")
+    record = durability.backup_create(workspace=world.workspace)
+    durability.backup_restore(backup_id=record.backup_id)
+    assert ThreadParticipant.objects.filter(thread_id=thread_id).count() == 2
+    with pytest.raises(NotFound):
+        selectors.thread_get(workspace=world.workspace, thread_id=thread_id, user=world.owner)
+    assert selectors.thread_get(workspace=world.workspace, thread_id=thread_id, user=world.admin)
