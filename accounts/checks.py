@@ -6,16 +6,23 @@ from django.db import connections
 
 
 def identity_trigger_rules(app_configs=None, databases=None, **kwargs):
+    from django.db.migrations.recorder import MigrationRecorder
     from django.db.utils import DatabaseError
 
     from .identity_triggers import identity_trigger_installed
 
     errors = []
     for alias in databases or []:
+        conn = connections[alias]
         try:
-            installed = identity_trigger_installed(using=connections[alias])
+            applied = MigrationRecorder(conn).migration_qs.filter(
+                app="accounts", name="0007_safety_triggers"
+            )
+            if not MigrationRecorder(conn).has_table() or not applied.exists():
+                continue  # before migrate: the migration will install it
+            installed = identity_trigger_installed(using=conn)
         except DatabaseError:
-            continue  # no database yet (before migrate)
+            continue
         if not installed:
             errors.append(
                 Error(

@@ -11,9 +11,9 @@ Rules:
 - friend: a request until the other side posts the same; deleting a friend edge
   removes both directions (unfriend, cancel or decline).
 - block: removes every friend and follow edge between the two, both ways; while a block
-  exists either way, neither side can friend or follow the other (answered like an
-  unknown user, so a block is not revealed), mention, DM or see the other's presence,
-  and neither appears in the other's discovery.
+  exists either way, neither side can friend or follow the other (answered exactly like
+  an unknown user, 400 on `to`, so a block is not revealed), mention, DM or see the
+  other's presence, and neither appears in the other's discovery.
 - minors (seed 002 safer defaults): only friends may follow a minor.
 """
 
@@ -194,7 +194,8 @@ def edge_create(*, actor: User, to: User, type: str) -> tuple[Edge, bool]:
         _invalidate(actor.pk, to.pk)
         return edge, created
     if to.status != UserStatus.ACTIVE or blocked_between(actor, to):
-        raise NotFound("No such user.", code="not_found")
+        # The same answer as for an unknown user: a block is never revealed.
+        raise ValidationFailed("No such user.", field="to")
     if type == EdgeType.FOLLOW and to.age_layer == AgeLayer.MINOR and not are_friends(actor, to):
         raise ValidationFailed("Only friends can follow a minor.", field="to")
     edge, created = _save_edge(actor=actor, to=to, type=type)

@@ -6,6 +6,7 @@ grants are instance-wide (the `moderate` capability, or staff, or 403).
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -148,7 +149,7 @@ class EdgeCreateView(APIView):
         data.is_valid(raise_exception=True)
         to = selectors.user_find(identifier=data.validated_data["to"])
         if to is None:
-            raise NotFound("No such user.")
+            raise ValidationFailed("No such user.", field="to")
         edge, created = graph.edge_create(
             actor=request.user, to=to, type=data.validated_data["type"]
         )
@@ -219,9 +220,12 @@ class CapabilityRevokeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ModerationActionView(APIView):
+class ModerationActionView(GenericAPIView):
     """`POST /api/v1/moderation/actions/ {user, type, reason, reversible?}`; `GET` lists the
     log (`?user=` filters). Holders of the `moderate` capability only; everyone else 403."""
+
+    serializer_class = ModerationOutput
+    queryset = ModerationAction.objects.none()
 
     @extend_schema(
         parameters=[OpenApiParameter("user", str, required=False)],
@@ -229,10 +233,11 @@ class ModerationActionView(APIView):
     )
     def get(self, request):
         selectors.capability_require(user=request.user, capability=CapabilityName.MODERATE)
-        qs = ModerationAction.objects.order_by("-created_at")
+        qs = ModerationAction.objects.order_by("-created_at", "-id")
         if request.query_params.get("user"):
             qs = qs.filter(user=_user_or_400(request.query_params["user"], "user"))
-        return Response(ModerationOutput(qs[:200], many=True).data)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ModerationOutput(page, many=True).data)
 
     @extend_schema(request=ModerationInput, responses={201: ModerationOutput})
     def post(self, request):

@@ -74,7 +74,7 @@ def _apply(users, ref, op):
         try:
             graph.edge_create(actor=a, to=b, type=t)
             assert expected, op
-        except NotFound:
+        except ValidationFailed:
             assert not expected, op
     else:
         expected = ref.delete(str(a.pk), str(b.pk), t)
@@ -170,9 +170,9 @@ def test_friend_is_a_request_until_accepted_and_block_removes_edges():
     graph.edge_create(actor=b, to=a, type="follow")
     graph.edge_create(actor=a, to=b, type="block")
     assert set(Edge.objects.values_list("type", flat=True)) == {"block"}
-    with pytest.raises(NotFound):
+    with pytest.raises(ValidationFailed):
         graph.edge_create(actor=b, to=a, type="friend")
-    with pytest.raises(NotFound):
+    with pytest.raises(ValidationFailed):
         graph.edge_create(actor=a, to=b, type="follow")  # the blocker too, until unblocked
     assert graph.blocked_between(a, b) and graph.blocked_between(b, a)
     graph.edge_delete(actor=a, to_id=b.pk, type="block")
@@ -222,7 +222,10 @@ def test_graph_api_returns_projections_never_raw_edges(django_assert_max_num_que
     api_client(c).post("/api/v1/me/edges/", {"to": a.handle, "type": "block"})
     bad = client.post("/api/v1/me/edges/", {"to": b.handle, "type": "poke"})
     assert bad.status_code == 400 and "type" in bad.json()
-    assert client.post("/api/v1/me/edges/", {"to": "nobody", "type": "follow"}).status_code == 404
+    unknown = client.post("/api/v1/me/edges/", {"to": "nobody", "type": "follow"})
+    blocked = client.post("/api/v1/me/edges/", {"to": c.handle, "type": "follow"})
+    assert unknown.status_code == blocked.status_code == 400
+    assert unknown.json() == blocked.json() == {"to": ["No such user."]}  # block not revealed
     assert client.post("/api/v1/me/edges/", {"to": a.handle, "type": "follow"}).status_code == 400
     with django_assert_max_num_queries(6):
         body = client.get("/api/v1/me/graph/").json()

@@ -59,7 +59,8 @@ def test_moderation_api_is_for_moderate_capability_holders_only(moderator):
     assert response.status_code == 201, response.content
     assert response.json()["created_by"] == str(moderator.pk)
     listed = api_client(moderator).get(f"/api/v1/moderation/actions/?user={target.handle}")
-    assert [a["type"] for a in listed.json()] == ["warn"]
+    assert [a["type"] for a in listed.json()["results"]] == ["warn"]
+    assert listed.json()["next"] is None
     bad = api_client(moderator).post(
         "/api/v1/moderation/actions/", {"user": target.handle, "type": "smite", "reason": ""}
     )
