@@ -188,7 +188,26 @@ def capability_grant(
     if cap is None:
         cap = Capability(user=user, capability=capability)
         save_tracked(cap, actor=actor, reason=reason or f"capability {capability} granted")
+        _audit_moderator_change(user=user, capability=capability, actor=actor, granted=True)
     return cap
+
+
+def _audit_moderator_change(*, user: User, capability: str, actor, granted: bool) -> None:
+    """Appointing or removing a moderator is itself a moderation act (AuditEvent)."""
+    from governance.models import AuditAction
+    from governance.services import audit_record
+
+    from .models import CapabilityName
+
+    if capability != CapabilityName.MODERATE:
+        return
+    verb = "granted" if granted else "revoked"
+    audit_record(
+        action=AuditAction.MODERATION,
+        summary=f"moderate capability {verb} for @{user.handle}",
+        actor=actor,
+        data={"user": str(user.pk), "capability": capability, "granted": granted},
+    )
 
 
 @transaction.atomic
@@ -200,6 +219,7 @@ def capability_revoke(*, user: User, capability: str, actor: User | None, reason
     cap._history_user = actor
     cap._change_reason = reason or f"capability {capability} revoked"
     cap.delete()
+    _audit_moderator_change(user=user, capability=capability, actor=actor, granted=False)
     return True
 
 

@@ -15,6 +15,7 @@ from accounts.models import (
     UserStatus,
 )
 from governance.immutability import is_immutable
+from governance.models import AuditEvent
 from tests.factories import UserFactory
 from tests.tenancy import api_client
 
@@ -116,6 +117,8 @@ def test_capabilities_are_granted_checked_and_revoked_with_history():
     history = Capability.history.filter(user_id=user.pk).order_by("history_date")
     assert [h.history_type for h in history] == ["+", "-"]
     assert all(h.history_user == staff for h in history)
+    audits = AuditEvent.objects.filter(data__capability="moderate").order_by("created_at")
+    assert [(a.data["granted"], a.actor) for a in audits] == [(True, staff), (False, staff)]
     # A suspended holder loses the capability's effect at once.
     services.capability_grant(user=user, capability="moderate", actor=staff)
     services.user_set_status(user=user, status=UserStatus.SUSPENDED, actor=staff, reason="x")
