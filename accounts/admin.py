@@ -25,12 +25,41 @@ class UserAdmin(DjangoUserAdmin, HistoryAdmin):
     ban them (history keeps pointing at them)."""
 
     ordering = ["handle"]
-    list_display = ["handle", "email", "display_name", "status", "is_staff", "created_at"]
-    list_filter = ["status", "is_staff", "is_superuser"]
+    list_display = [
+        "handle",
+        "email",
+        "display_name",
+        "status",
+        "age_layer",
+        "is_staff",
+        "created_at",
+    ]
+    list_filter = ["status", "age_layer", "is_staff", "is_superuser"]
     search_fields = ["handle", "email", "display_name"]
-    readonly_fields = ["status", "created_at", "updated_at", "last_login"]
+    # Status, age layer and verification change through services that append identity events.
+    readonly_fields = [
+        "status",
+        "age_layer",
+        "verified_at",
+        "created_at",
+        "updated_at",
+        "last_login",
+    ]
     fieldsets = [
-        (None, {"fields": ["email", "handle", "display_name", "password", "status"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "email",
+                    "handle",
+                    "display_name",
+                    "password",
+                    "status",
+                    "age_layer",
+                    "verified_at",
+                ]
+            },
+        ),
         ("Permissions", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
@@ -102,9 +131,38 @@ class MembershipAdmin(ReadOnlyAdminMixin, HistoryAdmin):
 
 @admin.register(Capability)
 class CapabilityAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+    """Granted with the add form and revoked with the action, both through the services
+    (history names the staff user); never deleted as a row from here."""
+
     list_display = ["user", "capability", "created_at"]
     list_filter = ["capability"]
     search_fields = ["user__handle"]
+    fields = ["user", "capability"]
+    autocomplete_fields = ["user"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def save_model(self, request, obj, form, change):
+        services.capability_check_granter(actor=request.user)
+        cap = services.capability_grant(
+            user=obj.user, capability=obj.capability, actor=request.user, reason="granted in admin"
+        )
+        obj.pk, obj._state.adding, obj._state.db = cap.pk, False, cap._state.db
+
+    @admin.action(description="Revoke the selected capabilities")
+    def revoke(self, request, queryset):
+        services.capability_check_granter(actor=request.user)
+        count = 0
+        for cap in queryset.select_related("user"):
+            count += services.capability_revoke(
+                user=cap.user,
+                capability=cap.capability,
+                actor=request.user,
+                reason="revoked in admin",
+            )
+        self.message_user(request, f"{count} capability grant(s) revoked.", messages.SUCCESS)
 
 
 @admin.register(ApiToken)
@@ -139,3 +197,6 @@ class InvitationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
             else:
                 revoked += 1
         self.message_user(request, f"{revoked} invitation(s) revoked.", messages.SUCCESS)
+
+
+from . import admin_safety  # noqa: E402, F401  (identity events, edges, moderation, risk)

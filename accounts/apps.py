@@ -6,5 +6,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        # schema registers the OpenAPI auth extension; stores the axes tables and mail folder.
-        from . import schema, stores  # noqa: F401
+        from django.core.checks import Tags, register
+
+        # schema registers the OpenAPI auth extension; stores the axes tables, the mail
+        # folder and the graph-projection cache.
+        from . import checks, schema, stores  # noqa: F401
+
+        register(checks.identity_trigger_rules, Tags.database)

@@ -21,6 +21,14 @@ class UserStatus(models.TextChoices):
     BANNED = "banned", "Banned"
 
 
+class AgeLayer(models.TextChoices):
+    """Seed 002 §1. Minors get the safer defaults (not discoverable, no DMs from non-friends)."""
+
+    MINOR = "minor", "Minor"
+    TRANSITIONAL = "transitional", "Transitional"
+    ADULT = "adult", "Adult"
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -50,6 +58,9 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     handle = models.CharField(max_length=39, unique=True, validators=[handle_validator])
     display_name = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=16, choices=UserStatus.choices, default=UserStatus.ACTIVE)
+    # Changed only through accounts.identity (each change appends an IdentityEvent).
+    age_layer = models.CharField(max_length=16, choices=AgeLayer.choices, default=AgeLayer.ADULT)
+    verified_at = models.DateTimeField(null=True, blank=True)
     is_staff = models.BooleanField(default=False)
 
     history = HistoricalRecords(
@@ -64,6 +75,10 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     class Meta:
         ordering = ["handle"]
         verbose_name = "user"
+        indexes = [
+            models.Index(fields=["status"], name="user_status"),
+            models.Index(fields=["age_layer"], name="user_age_layer"),
+        ]
 
     def __str__(self) -> str:
         return f"@{self.handle}"
@@ -264,3 +279,7 @@ class Invitation(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.email} to {self.team} as {self.role} ({self.status})"
+
+
+# Identity events, social graph edges, moderation and risk profiles (seed 002 §1, §3, §7).
+from .models_safety import *  # noqa: E402, F403

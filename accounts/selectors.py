@@ -74,3 +74,30 @@ def invitation_for_token(*, token: str) -> Invitation | None:
     """The invitation a raw token opens (looked up by its sha256), or None."""
     digest = hashlib.sha256((token or "").strip().encode()).hexdigest()
     return Invitation.objects.select_related("team", "invited_by").filter(token_hash=digest).first()
+
+
+# --- capabilities (seed 002 §1: permissions) ---------------------------------------------
+
+
+def capability_has(*, user, capability: str) -> bool:
+    """True when an active user holds the capability (granted explicitly; no implicit
+    superuser bypass, so every holder is on record)."""
+    from .models import Capability
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return Capability.objects.filter(user=user, capability=capability).exists()
+
+
+def capability_require(*, user, capability: str) -> None:
+    """Raise Forbidden (403) unless the user holds the capability."""
+    from common.exceptions import Forbidden
+
+    if not capability_has(user=user, capability=capability):
+        raise Forbidden(f"This needs the {capability} capability.")
+
+
+def capability_list(*, user):
+    from .models import Capability
+
+    return Capability.objects.filter(user=user).order_by("capability")

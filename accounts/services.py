@@ -99,10 +99,17 @@ def user_update(*, user: User, fields: list[str], actor: User | None, reason: st
 
 @transaction.atomic
 def user_set_status(*, user: User, status: str, actor: User | None, reason: str = "") -> User:
+    """Set a user's status; the change also appends an IdentityEvent (seed 002 §1)."""
+    from .identity import identity_event_append
+
+    old = user.status
     user.status = UserStatus(status)
-    save_tracked(
-        user, actor=actor, reason=reason or f"status set to {status}", update_fields=["status"]
-    )
+    reason = reason or f"status set to {status}"
+    save_tracked(user, actor=actor, reason=reason, update_fields=["status"])
+    if old != user.status:
+        identity_event_append(
+            user=user, kind="status", old=old, new=user.status, actor=actor, reason=reason
+        )
     return user
 
 
@@ -168,12 +175,58 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
 
 
 @transaction.atomic
-def capability_grant(*, user: User, capability: str, actor: User | None) -> Capability:
+def capability_grant(
+    *, user: User, capability: str, actor: User | None, reason: str = ""
+) -> Capability:
+    """Grant a capability (idempotent). From the API and admin only staff grant (checked
+    there with `capability_check_granter`); `actor=None` is the system (seed, commands)."""
+    from .models import CapabilityName
+
+    if capability not in CapabilityName.values:
+        raise ValidationFailed("Not a capability.", field="capability")
     cap = Capability.objects.filter(user=user, capability=capability).first()
     if cap is None:
         cap = Capability(user=user, capability=capability)
-        save_tracked(cap, actor=actor, reason=f"capability {capability} granted")
+        save_tracked(cap, actor=actor, reason=reason or f"capability {capability} granted")
+        _audit_moderator_change(user=user, capability=capability, actor=actor, granted=True)
     return cap
+
+
+def _audit_moderator_change(*, user: User, capability: str, actor, granted: bool) -> None:
+    """Appointing or removing a moderator is itself a moderation act (AuditEvent)."""
+    from governance.models import AuditAction
+    from governance.services import audit_record
+
+    from .models import CapabilityName
+
+    if capability != CapabilityName.MODERATE:
+        return
+    verb = "granted" if granted else "revoked"
+    audit_record(
+        action=AuditAction.MODERATION,
+        summary=f"moderate capability {verb} for @{user.handle}",
+        actor=actor,
+        data={"user": str(user.pk), "capability": capability, "granted": granted},
+    )
+
+
+@transaction.atomic
+def capability_revoke(*, user: User, capability: str, actor: User | None, reason: str = "") -> bool:
+    """Revoke a capability; the history keeps the deleted row. False when it was not held."""
+    cap = Capability.objects.filter(user=user, capability=capability).first()
+    if cap is None:
+        return False
+    cap._history_user = actor
+    cap._change_reason = reason or f"capability {capability} revoked"
+    cap.delete()
+    _audit_moderator_change(user=user, capability=capability, actor=actor, granted=False)
+    return True
+
+
+def capability_check_granter(*, actor: User) -> None:
+    """Only staff grant and revoke capabilities (403 otherwise)."""
+    if not (actor.is_authenticated and actor.is_staff and actor.is_active):
+        raise Forbidden("Only staff can grant or revoke capabilities.")
 
 
 @transaction.atomic

@@ -31,3 +31,12 @@ register_store(
     ttl=settings.MAIL_RETENTION_DAYS * 86400,
     cleanup="accounts.prune_mail",
 )
+
+register_store(
+    "accounts.graph_projection",
+    DataClass.EPHEMERAL,
+    storage="Django cache (Redis with REDIS_URL, in-process otherwise): graph_projection:{user_id}",
+    reason="Per-user social-graph projection (seed 002 §3), rebuilt from the authoritative "
+    "edges after every write; disposable.",
+    ttl=settings.GRAPH_PROJECTION_TTL_SECONDS,
+)

@@ -25,3 +25,21 @@ def expire_invitations() -> int:
     from . import services
 
     return services.invitations_expire()
+
+
+@shared_task(
+    name="accounts.rebuild_graph_projections",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+    expires=300,
+)
+def rebuild_graph_projections(user_ids: list[str]) -> int:
+    """Rebuild the cached graph projections of these users from the edges (idempotent)."""
+    from .graph import projection_rebuild
+
+    for user_id in user_ids:
+        projection_rebuild(user_id)
+    return len(user_ids)

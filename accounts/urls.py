@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import moderation_views, views
 
 app_name = "accounts"
 
@@ -34,4 +34,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("moderation/", moderation_views.queue, name="moderation"),
+    path("moderation/risk/<uuid:user_id>/", moderation_views.risk_profile, name="risk-profile"),
 ]

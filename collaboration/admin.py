@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from common.admin import HistoryAdmin, ReadOnlyAdminMixin
 
-from .models import Comment, Message, MessageEvent, Notification, Thread
+from .models import Comment, Message, MessageEvent, Notification, Thread, ThreadParticipant
 
 
 @admin.register(Comment)
@@ -48,3 +48,13 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
     search_fields = ["recipient__handle", "actor__handle", "excerpt"]
     list_select_related = ["recipient", "actor", "workspace"]
+
+
+@admin.register(ThreadParticipant)
+class ThreadParticipantAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+    """Who may read a private thread; written only by collaboration.private."""
+
+    list_display = ["thread", "user", "added_by", "created_at"]
+    search_fields = ["thread__title", "user__handle"]
+    list_filter = ["created_at"]
+    list_select_related = ["thread", "user", "added_by"]

@@ -8,7 +8,8 @@ class CollaborationConfig(AppConfig):
     def ready(self) -> None:
         from common import panels
 
-        from . import presence, views
+        # discovery registers its cache store; retention its beat task.
+        from . import discovery, presence, retention, views  # noqa: F401
 
         presence.register()
         panels.register(

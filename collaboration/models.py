@@ -212,6 +212,7 @@ class NotificationKind(models.TextChoices):
         "Mention notifications and their read marks: derived from critical comments and "
         "chat events (re-derivable), so losing them loses convenience, not content."
     ),
+    cleanup="collaboration.prune_notifications",  # NOTIFICATION_RETENTION_DAYS
 )
 class Notification(BaseModel):
     workspace = models.ForeignKey(
@@ -239,3 +240,7 @@ class Notification(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient_id}"
+
+
+# Private conversations (seed 002 §5: participants only): collaboration/models_private.py.
+from .models_private import *  # noqa: E402, F403

@@ -10,7 +10,7 @@ from accounts.models import User
 from common.exceptions import NotFound
 from workspaces.models import Workspace
 
-from . import presence
+from . import presence, private
 from .models import Comment, Message, MessageEvent, Notification, Thread
 
 
@@ -43,15 +43,18 @@ def comment_get(*, workspace: Workspace, comment_id) -> Comment:
     return comment
 
 
-def thread_list(*, workspace: Workspace, project_id=None) -> QuerySet[Thread]:
-    threads = Thread.objects.filter(workspace=workspace)
+def thread_list(*, workspace: Workspace, project_id=None, user=None) -> QuerySet[Thread]:
+    """The workspace's threads `user` may read (private ones only for their participants)."""
+    threads = private.visible_threads(Thread.objects.filter(workspace=workspace), user=user)
     if project_id is not None:
         threads = threads.filter(project_id=project_id)
     return threads.order_by("-created_at", "pk")
 
 
-def thread_get(*, workspace: Workspace, thread_id) -> Thread:
-    thread = Thread.objects.filter(workspace=workspace, pk=thread_id).first()
+def thread_get(*, workspace: Workspace, thread_id, user=None) -> Thread:
+    """404 for a missing thread and for a private one `user` does not take part in."""
+    threads = Thread.objects.filter(workspace=workspace, pk=thread_id)
+    thread = private.visible_threads(threads, user=user).first()
     if thread is None:
         raise NotFound("Thread not found.")
     return thread
@@ -133,13 +136,15 @@ class PresentMember:
     entry: presence.PresenceEntry
 
 
-def presence_list(*, workspace: Workspace) -> list[PresentMember]:
-    """Members present now; an entry whose user left the team is not shown."""
+def presence_list(*, workspace: Workspace, viewer=None) -> list[PresentMember]:
+    """Members present now; an entry whose user left the team is not shown, nor (for
+    `viewer`) anyone in a block with the viewer."""
     entries = presence.get_store().present(workspace.pk)
     if not entries:
         return []
     users = User.objects.filter(
         pk__in=[e.user_id for e in entries], memberships__team_id=workspace.team_id
     ).distinct()
+    users = private.presence_users(users, viewer=viewer)
     by_id = {str(u.pk): u for u in users}
     return [PresentMember(by_id[e.user_id], e) for e in entries if e.user_id in by_id]

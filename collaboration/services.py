@@ -25,7 +25,7 @@ from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from governance.history import save_tracked
 from workspaces.models import Project, Workspace
 
-from . import presence
+from . import presence, private
 from .materialized import apply_event
 from .models import (
     Comment,
@@ -100,6 +100,7 @@ def notifications_create_for_mentions(
     recipients = User.objects.filter(
         handle__in=handles, memberships__team_id=workspace.team_id
     ).distinct()
+    recipients = private.mention_recipients(recipients, actor=actor, **target)
     return Notification.objects.bulk_create(
         [
             Notification(
@@ -349,6 +350,7 @@ def message_post(
 ) -> tuple[Message, bool]:
     """Post a message; returns (message, created). A known client_id returns the first one."""
     body = _clean_body(body)
+    private.check_can_post(thread=thread, actor=actor)  # participants, DM blocks, mutes
     client_id = (client_id or "").strip()
     if len(client_id) > 64:
         raise ValidationFailed("At most 64 characters.", field="client_id")

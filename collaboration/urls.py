@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import social_views, views
 
 W = "w/<slug:slug>/"
 T = W + "chat/<uuid:thread_id>/"
@@ -32,5 +32,11 @@ urlpatterns = [
         W + "notifications/<uuid:notification_id>/read/",
         views.notification_read,
         name="notification-read",
+    ),
+    path("social/", social_views.social, name="social"),
+    path(
+        "social/<str:type>/<uuid:user_id>/remove/",
+        social_views.social_remove,
+        name="social-remove",
     ),
 ]

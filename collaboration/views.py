@@ -36,7 +36,7 @@ QUICK_REACTIONS = ["👍", "🎉", "❤️"]
 
 
 def _threads_response(request, access, *, form=None):
-    page = paginate(request, selectors.thread_list(workspace=access.workspace))
+    page = paginate(request, selectors.thread_list(workspace=access.workspace, user=request.user))
     return render(
         request,
         "collaboration/threads.html",
@@ -64,7 +64,7 @@ def threads(request, access):
 
 def _chat_context(request, access, thread, *, members=None, **extra) -> dict:
     if members is None:
-        members = selectors.presence_list(workspace=access.workspace)
+        members = selectors.presence_list(workspace=access.workspace, viewer=request.user)
     return {
         "thread": thread,
         "chat_base": f"/w/{access.workspace.slug}/chat/{thread.pk}/messages/",
@@ -101,14 +101,16 @@ def _messages_html(request, access, thread, messages, *, present_ids) -> list:
 @workspace_page()
 @require_http_methods(["GET", "HEAD"])
 def thread_detail(request, access, thread_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     before = request.GET.get("before_seq")
     page = selectors.message_page(
         thread=thread,
         before_seq=int(before) if before and before.isdigit() else None,
         limit=MESSAGES_SHOWN,
     )
-    members = list(selectors.presence_list(workspace=access.workspace))
+    members = list(selectors.presence_list(workspace=access.workspace, viewer=request.user))
     context = _chat_context(request, access, thread, members=members)
     context.update(
         page=page,
@@ -128,7 +130,9 @@ def thread_detail(request, access, thread_id):
 @require_http_methods(["GET", "HEAD"])
 def thread_updates(request, access, thread_id):
     """What changed after `after_seq`: new messages appended, changed ones replaced (oob)."""
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     raw = request.GET.get("after_seq", "0")
     after_seq = int(raw) if raw.isdigit() else 0
     events = selectors.event_list(thread=thread, after_seq=after_seq, limit=200)
@@ -150,7 +154,9 @@ def thread_updates(request, access, thread_id):
 @workspace_page()
 @require_POST
 def message_post(request, access, thread_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
@@ -170,7 +176,7 @@ def message_post(request, access, thread_id):
             return response
     template = "collaboration/_message_form.html" if request.htmx else "collaboration/thread.html"
     page = selectors.message_page(thread=thread, limit=MESSAGES_SHOWN)
-    members = list(selectors.presence_list(workspace=access.workspace))
+    members = list(selectors.presence_list(workspace=access.workspace, viewer=request.user))
     context = _chat_context(request, access, thread, members=members, form=form, page=page)
     context.update(
         after_seq=thread.last_seq,
@@ -195,7 +201,9 @@ def _message_response(request, access, thread, message_id, *, edit_form=None, me
 @require_http_methods(["GET", "HEAD"])
 def message_detail(request, access, thread_id, message_id):
     """One message (htmx: its list item, e.g. after an edit is cancelled)."""
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     return _message_response(request, access, thread, message_id)
 
 
@@ -203,7 +211,9 @@ def message_detail(request, access, thread_id, message_id):
 @require_http_methods(["GET", "HEAD", "POST"])
 def message_edit(request, access, thread_id, message_id):
     """GET: the message with its edit form (the author's only). POST: save the edit."""
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     if request.method != "POST":
         message = selectors.message_get(thread=thread, message_id=message_id)
         if message.author_id != request.user.pk or message.deleted:
@@ -231,7 +241,9 @@ def message_edit(request, access, thread_id, message_id):
 @workspace_page()
 @require_POST
 def message_delete(request, access, thread_id, message_id):
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     services.message_delete(thread=thread, message_id=message_id, actor=request.user)
     return _message_response(request, access, thread, message_id)
 
@@ -240,7 +252,9 @@ def message_delete(request, access, thread_id, message_id):
 @require_POST
 def message_react(request, access, thread_id, message_id):
     """Toggle the signed-in user's reaction `emoji` on the message."""
-    thread = selectors.thread_get(workspace=access.workspace, thread_id=thread_id)
+    thread = selectors.thread_get(
+        workspace=access.workspace, thread_id=thread_id, user=request.user
+    )
     form = ReactionForm(request.POST)
     if form.is_valid():
         emoji = form.cleaned_data["emoji"]
@@ -454,7 +468,7 @@ def notification_badge(request, access, **page) -> dict:
 
 
 def presence_panel(request, access, **page) -> dict:
-    return {"members": selectors.presence_list(workspace=access.workspace)}
+    return {"members": selectors.presence_list(workspace=access.workspace, viewer=request.user)}
 
 
 def _comment_context(access, project, **extra) -> dict:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from . import safety
 from .views import (
     InvitationAcceptView,
     MeView,
@@ -40,4 +41,22 @@ urlpatterns = [
         name="team-invitation",
     ),
     path("invitations/accept/", InvitationAcceptView.as_view(), name="invitation-accept"),
+    # safety and social (seed 002): not workspace routes
+    path("me/edges/", safety.EdgeCreateView.as_view(), name="me-edges"),
+    path("me/edges/<str:type>/<uuid:user_id>/", safety.EdgeDeleteView.as_view(), name="me-edge"),
+    path("me/graph/", safety.GraphView.as_view(), name="me-graph"),
+    path("me/capabilities/", safety.MyCapabilitiesView.as_view(), name="me-capabilities"),
+    path("capabilities/", safety.CapabilityGrantView.as_view(), name="capabilities"),
+    path(
+        "capabilities/<uuid:user_id>/<str:capability>/",
+        safety.CapabilityRevokeView.as_view(),
+        name="capability",
+    ),
+    path("moderation/actions/", safety.ModerationActionView.as_view(), name="moderation-actions"),
+    path(
+        "moderation/risk-profiles/<uuid:user_id>/",
+        safety.RiskProfileView.as_view(),
+        name="risk-profile",
+    ),
+    path("moderation/age-layer/", safety.AgeLayerView.as_view(), name="age-layer"),
 ]

@@ -59,6 +59,13 @@ class CommentOutput(serializers.ModelSerializer):
 class ThreadInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     project = serializers.UUIDField(required=False, allow_null=True, default=None)
+    participants = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=50,
+        help_text="User ids: makes the thread private to them and the creator (a direct "
+        "message with one). Non-participants get 404 on it, its messages and events.",
+    )
 
 
 class ThreadFilterInput(serializers.Serializer):

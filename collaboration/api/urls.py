@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import discovery, views
 
 app_name = "collaboration-api"
 
@@ -11,6 +11,7 @@ THREAD = WS + "threads/<uuid:thread_id>/"
 MESSAGE = THREAD + "messages/<uuid:message_id>/"
 
 urlpatterns = [
+    path("me/discovery/", discovery.DiscoveryView.as_view(), name="me-discovery"),
     path(
         WS + "threads/",
         views.ThreadViewSet.as_view({"get": "list", "post": "create"}),

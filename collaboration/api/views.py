@@ -17,7 +17,7 @@ from common.exceptions import ValidationFailed
 from workspaces.models import Project
 from workspaces.viewsets import WorkspaceScopedViewSet
 
-from .. import selectors, services
+from .. import private, selectors, services
 from ..presence import ttl_seconds
 from . import serializers as s
 
@@ -41,7 +41,9 @@ class ThreadViewSet(CollabViewSet):
         params = s.ThreadFilterInput(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         project_id = params.validated_data.get("project")
-        return selectors.thread_list(workspace=workspace, project_id=project_id)
+        return selectors.thread_list(
+            workspace=workspace, project_id=project_id, user=self.request.user
+        )
 
     @extend_schema(parameters=[s.ThreadFilterInput])
     def list(self, request, **kwargs):
@@ -55,9 +57,18 @@ class ThreadViewSet(CollabViewSet):
             project = Project.objects.filter(workspace=self.workspace, pk=data["project"]).first()
             if project is None:
                 raise ValidationFailed("No project with this id here.", field="project")
-        thread = services.thread_create(
-            workspace=self.workspace, title=data["title"], project=project, actor=request.user
-        )
+        if data.get("participants"):
+            thread = private.private_thread_create(
+                workspace=self.workspace,
+                title=data["title"],
+                project=project,
+                actor=request.user,
+                participants=data["participants"],
+            )
+        else:
+            thread = services.thread_create(
+                workspace=self.workspace, title=data["title"], project=project, actor=request.user
+            )
         return Response(s.ThreadOutput(thread).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, thread_id=None, **kwargs):
@@ -76,7 +87,7 @@ class ThreadChildViewSet(CollabViewSet):
 
     def resolve_parents(self) -> None:
         self.thread = selectors.thread_get(
-            workspace=self.workspace, thread_id=self.kwargs["thread_id"]
+            workspace=self.workspace, thread_id=self.kwargs["thread_id"], user=self.request.user
         )
 
 
@@ -278,7 +289,7 @@ class PresenceViewSet(CollabViewSet):
 
     @extend_schema(responses={200: s.PresenceOutput(many=True)})
     def list(self, request, **kwargs):
-        members = selectors.presence_list(workspace=self.workspace)
+        members = selectors.presence_list(workspace=self.workspace, viewer=request.user)
         return Response(s.PresenceOutput(members, many=True).data)
 
     @extend_schema(request=s.PresenceInput, responses={200: s.PresenceHeartbeatOutput})

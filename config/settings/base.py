@@ -287,6 +287,13 @@ if not 60 <= PRESENCE_TTL_SECONDS <= 120:
     )
 PRESENCE_KEY_PREFIX = env("PRESENCE_KEY_PREFIX", default="holdfast:")
 
+# --- safety and social (seed 002; docs/safety.md) ---------------------------
+# Risk-profile signal keys: comma-separated urlsafe-base64 32-byte AES keys, current first.
+RISK_PROFILE_KEYS = env.list("RISK_PROFILE_KEYS", default=[])
+GRAPH_PROJECTION_TTL_SECONDS = 300  # seed 002 §3: projections live 5 minutes
+DISCOVERY_TTL_SECONDS = 300  # seed 002 §6: discovery results live 5 minutes
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
+
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -314,6 +321,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "UserStatusEnum": "accounts.models.UserStatus",
+        "EdgeTypeEnum": "accounts.models.EdgeType",
+        "ModerationTypeEnum": "accounts.models.ModerationType",
+        "RiskLevelEnum": "accounts.models.RiskLevel",
+        "AgeLayerEnum": "accounts.models.AgeLayer",
         "ProjectStatusEnum": "workspaces.models.ProjectStatus",
         "RoleEnum": "accounts.models.Role",
         "InvitationStatusEnum": "accounts.models.InvitationStatus",
