@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "common.middleware.RequestSizeLimitMiddleware",  # a JSON 413 before anything reads
     "common.request_logs.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -249,6 +250,15 @@ CELERY_BEAT_SCHEDULE: dict = {}
 SANDBOX_ROOT = env("SANDBOX_ROOT", default="")  # empty: the system temp dir
 SANDBOX_TIMEOUT_SECONDS = env.int("SANDBOX_TIMEOUT_SECONDS", default=600)
 SANDBOX_TRANSCRIPT_LIMIT = env.int("SANDBOX_TRANSCRIPT_LIMIT", default=64 * 1024)
+# "bwrap" (default): every job runs in bubblewrap namespaces; a worker without it refuses
+# jobs. "none": an explicit operator choice to run jobs as plain subprocesses.
+SANDBOX_ISOLATION = env("SANDBOX_ISOLATION", default="bwrap")
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=0)  # 0: the job's timeout
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=2048)  # address space per process
+SANDBOX_MAX_PROCESSES = env.int("SANDBOX_MAX_PROCESSES", default=128)
+SANDBOX_MAX_FILE_MB = env.int("SANDBOX_MAX_FILE_MB", default=1024)
+SANDBOX_TMP_MB = env.int("SANDBOX_TMP_MB", default=256)  # the job's private /tmp (tmpfs)
+SANDBOX_UID = env.int("SANDBOX_UID", default=65534)  # bwrap runs as this user under root
 APPROVAL_TTL_SECONDS = env.int("APPROVAL_TTL_SECONDS", default=24 * 3600)
 GITHUB_TOKEN = env("GITHUB_TOKEN", default="")
 GITHUB_API_URL = env("GITHUB_API_URL", default="https://api.github.com")
@@ -275,6 +285,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.DefaultPagination",
+    # One JSON parser for every body: size (413), depth and storable strings (400).
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",

@@ -323,9 +323,11 @@ class ApprovalViewSet(PipelineViewSet):
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR)]))
 class SandboxJobViewSet(PipelineViewSet):
-    """Sandbox jobs: queued here, run by a Celery worker."""
+    """Sandbox jobs: queued here, run by a Celery worker inside bubblewrap. A job runs
+    arbitrary commands, so creating or retrying one needs the admin or owner role."""
 
     serializer_class = output_serializer = s.SandboxJobOutput
+    action_roles = {"create": Role.ADMIN, "retry": Role.ADMIN}
 
     def scoped_queryset(self, workspace):
         params = self.request.query_params if self.action == "list" else {}

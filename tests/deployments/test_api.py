@@ -188,6 +188,7 @@ class TestSandboxJobs(ProjectEndpoint):
               "deployments-api:sandbox-job-retry",
               "deployments-api:sandbox-job-transcript")  # fmt: skip
     list_queries = 5
+    writer_role = "admin"  # a job runs arbitrary commands (docs/pipeline.md)
 
     def detail_url(self, world):
         if "job" not in world.context:
