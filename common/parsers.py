@@ -52,6 +52,22 @@ def check_storable(value, *, max_depth: int = MAX_DEPTH) -> str | None:
     return None
 
 
+def parse_json_body(raw: bytes, encoding: str = "utf-8"):
+    """(data, None) for a storable JSON document, (None, why not) otherwise."""
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None, f"The request body is not valid {encoding}."
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        return None, f"JSON is nested deeper than {MAX_DEPTH} levels."
+    except ValueError as exc:
+        return None, f"JSON parse error - {exc}"
+    problem = check_storable(data)
+    return (None, problem) if problem else (data, None)
+
+
 class StrictJSONParser(JSONParser):
     """DRF's JSON parser plus the size, depth and storability checks."""
 
@@ -62,17 +78,7 @@ class StrictJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        try:
-            text = raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise exceptions.ParseError("The request body is not valid UTF-8.") from exc
-        try:
-            data = json.loads(text, parse_constant=_refuse_constant)
-        except RecursionError as exc:
-            raise exceptions.ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.") from exc
-        except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
-        problem = check_storable(data)
+        data, problem = parse_json_body(raw, encoding)
         if problem:
             raise exceptions.ParseError(problem)
         return data

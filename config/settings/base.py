@@ -49,7 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "common.middleware.RequestSizeLimitMiddleware",  # a JSON 413 before anything reads
+    "common.middleware.RequestBodyGuardMiddleware",  # 413 / 400 before anything reads
     "common.request_logs.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
