@@ -262,7 +262,11 @@ SANDBOX_UID = env.int("SANDBOX_UID", default=65534)  # bwrap runs as this user u
 APPROVAL_TTL_SECONDS = env.int("APPROVAL_TTL_SECONDS", default=24 * 3600)
 GITHUB_TOKEN = env("GITHUB_TOKEN", default="")
 GITHUB_API_URL = env("GITHUB_API_URL", default="https://api.github.com")
-DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="")
+# "local" (default): the built-in static host; "vercel": Vercel's API; "none": refuse.
+DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="local")
+# Where deployment and preview URLs point (a separate origin for previews, e.g.
+# https://previews.example.com); empty: SITE_URL.
+PREVIEW_BASE_URL = env("PREVIEW_BASE_URL", default="")
 DEPLOY_PROVIDER_TOKEN = env("DEPLOY_PROVIDER_TOKEN", default="")
 DEPLOY_PROVIDER_API_URL = env("DEPLOY_PROVIDER_API_URL", default="https://api.vercel.com")
 

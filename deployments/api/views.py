@@ -388,9 +388,11 @@ class SandboxJobViewSet(PipelineViewSet):
     )
 )
 class DeploymentViewSet(PipelineViewSet):
-    """Deployment records: created through the provider, then only moved forward."""
+    """Deployment records: created through the provider, then only moved forward. Moving
+    one by hand (`transition/`) and `rollback/` are for admins and owners."""
 
     serializer_class = output_serializer = s.DeploymentOutput
+    action_roles = {"transition": Role.ADMIN, "rollback": Role.ADMIN}
 
     def scoped_queryset(self, workspace):
         params = self.request.query_params if self.action == "list" else {}
@@ -441,6 +443,13 @@ class DeploymentViewSet(PipelineViewSet):
     def refresh(self, request, **kwargs):
         deployment = self.get_object()
         return self.respond(services.deployment_refresh(deployment=deployment, actor=request.user))
+
+    @extend_schema(request=None, responses={200: s.DeploymentOutput})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, **kwargs):
+        """Serve this earlier local deployment again (the static host's pointer moves)."""
+        deployment = self.get_object()
+        return self.respond(services.deployment_rollback(deployment=deployment, actor=request.user))
 
     @extend_schema(request=None, responses={200: s.DeploymentOutput})
     @action(detail=True, methods=["post"])
