@@ -6,10 +6,11 @@ class CollaborationConfig(AppConfig):
     verbose_name = "Collaboration"
 
     def ready(self) -> None:
-        from common import panels
+        from common import events, panels
 
-        from . import presence, views
+        from . import presence, views, webhooks
 
+        events.register(webhooks.handle_event)  # outbox + notifications for every event
         presence.register()
         panels.register(
             panels.Panel(

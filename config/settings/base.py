@@ -280,6 +280,19 @@ if not 60 <= PRESENCE_TTL_SECONDS <= 120:
         f"PRESENCE_TTL_SECONDS must be between 60 and 120, not {PRESENCE_TTL_SECONDS}."
     )
 PRESENCE_KEY_PREFIX = env("PRESENCE_KEY_PREFIX", default="holdfast:")
+# Outbound webhooks (collaboration.webhooks): hosts that may be private/loopback addresses
+# (and plain http), the per-attempt timeout, the retry backoff (seconds after attempt n),
+# the old secret's signing overlap after a rotation, and the delivery log's retention.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_SCHEDULE = [
+    int(s) for s in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "30", "120", "600",
+                                                               "1800", "3600", "10800"])
+]  # fmt: skip
+WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)  # read ones
+NOTIFICATION_MAX_AGE_DAYS = env.int("NOTIFICATION_MAX_AGE_DAYS", default=365)
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -8,7 +8,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from common import limits
+from common import events, limits
 from common.exceptions import ValidationFailed
 from workspaces.models import Project
 
@@ -160,7 +160,35 @@ def deployment_transition(*, deployment: Deployment, status: str, actor=None, er
         deployment.error = redact_text(error)[:10000]
         fields.append("error")
     _save(deployment, actor, fields)
+    if status in (DeploymentStatus.READY, DeploymentStatus.ERROR):
+        _announce(deployment)
     return deployment
+
+
+def _announce(deployment: Deployment) -> None:
+    """deployment.ready / deployment.failed: webhooks, and a notification to its creator."""
+    ready = deployment.status == DeploymentStatus.READY
+    project = deployment.project
+    events.emit(
+        "deployment.ready" if ready else "deployment.failed",
+        workspace_id=project.workspace_id,
+        data={
+            "id": str(deployment.pk),
+            "project": str(project.pk),
+            "environment": deployment.environment,
+            "status": deployment.status,
+            "provider": deployment.provider,
+            "commit_sha": deployment.commit_sha,
+            "deployment_url": deployment.url,
+            "error": deployment.error[:500],
+        },
+        summary=(
+            f"{deployment.environment.title()} deployment of {project.name} "
+            + ("is ready" if ready else f"failed: {deployment.error[:120]}")
+        ),
+        notify=[deployment.created_by_id],
+        link=deployment.url if ready else "",
+    )
 
 
 def deployment_refresh(*, deployment: Deployment, actor=None) -> Deployment:
