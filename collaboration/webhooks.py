@@ -271,7 +271,7 @@ def _claim(delivery_id) -> tuple[WebhookDelivery | None, float | None]:
         now = timezone.now()
         if delivery.status == DeliveryStatus.SENDING and delivery.lease_expires_at > now:
             return None, (delivery.lease_expires_at - now).total_seconds() + 1
-        if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
+        if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=0.25):
             return None, (delivery.next_attempt_at - now).total_seconds()
         if not delivery.endpoint.is_active:
             delivery.status = DeliveryStatus.FAILED

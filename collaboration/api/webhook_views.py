@@ -1,7 +1,8 @@
 """Outbound webhooks under /api/v1/workspaces/{slug}/webhooks/: endpoints (the secret is
 shown once, on create and on rotation), their delivery log, and replay. Registering,
 changing, rotating, removing and replaying need the admin or owner role: an endpoint
-sends the workspace's events outside."""
+sends the workspace's events outside. Reading them (never the secret) is open to
+every member and viewer, as the rest of the workspace is."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -73,7 +74,6 @@ def _created(endpoint, secret) -> dict:
 class WebhookViewSet(ScopedListMixin, ScopedRetrieveMixin, WorkspaceScopedViewSet):
     serializer_class = output_serializer = WebhookOutput
     lookup_value_converter = "uuid"
-    read_role = Role.ADMIN  # endpoint URLs and delivery payloads are for admins
     write_role = Role.ADMIN
 
     def scoped_queryset(self, workspace):
@@ -115,7 +115,6 @@ class WebhookViewSet(ScopedListMixin, ScopedRetrieveMixin, WorkspaceScopedViewSe
 
 class WebhookDeliveryViewSet(WorkspaceScopedViewSet):
     serializer_class = output_serializer = DeliveryOutput
-    read_role = Role.ADMIN
     write_role = Role.ADMIN
 
     def scoped_queryset(self, workspace):
