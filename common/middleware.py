@@ -38,7 +38,7 @@ class RequestBodyGuardMiddleware:
             if api and length and "json" in content_type.split(";", 1)[0]:
                 problem = parse_json_body(request.body, _charset(content_type))[1]
                 if problem:
-                    return JsonResponse({"detail": problem, "code": "parse_error"}, status=400)
+                    return JsonResponse(problem, status=400)
         return self.get_response(request)
 
 

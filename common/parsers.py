@@ -34,38 +34,54 @@ def body_limit() -> int:
 
 def check_storable(value, *, max_depth: int = MAX_DEPTH) -> str | None:
     """None when `value` (parsed JSON) is storable, else why not. Iterative: no recursion."""
-    stack = [(value, 1)]
+    problem = find_unstorable(value, max_depth=max_depth)
+    return problem[1] if problem else None
+
+
+def find_unstorable(value, *, max_depth: int = MAX_DEPTH) -> tuple[str | None, str] | None:
+    """None when storable, else (the top-level field it is under or None, why not)."""
+    stack: list[tuple[object, int, str | None]] = [(value, 1, None)]
     while stack:
-        item, depth = stack.pop()
+        item, depth, top = stack.pop()
         if depth > max_depth:
-            return f"JSON is nested deeper than {max_depth} levels."
+            return top, f"JSON is nested deeper than {max_depth} levels."
         if isinstance(item, str):
             if UNSTORABLE.search(item):
-                return "Text may not contain NUL characters or unpaired surrogates."
+                return top, "Text may not contain NUL characters or unpaired surrogates."
         elif isinstance(item, dict):
             for key, child in item.items():
+                field = key if depth == 1 and isinstance(key, str) else top
                 if isinstance(key, str) and UNSTORABLE.search(key):
-                    return "Keys may not contain NUL characters or unpaired surrogates."
-                stack.append((child, depth + 1))
+                    return (top if depth > 1 else None), (
+                        "Keys may not contain NUL characters or unpaired surrogates."
+                    )
+                stack.append((child, depth + 1, field))
         elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+            stack.extend((child, depth + 1, top) for child in item)
     return None
 
 
+def error_body(field: str | None, message: str):
+    """The 400 body: field errors when the bad value sits under a top-level field."""
+    if field:
+        return {field: [message]}
+    return {"detail": message, "code": "parse_error"}
+
+
 def parse_json_body(raw: bytes, encoding: str = "utf-8"):
-    """(data, None) for a storable JSON document, (None, why not) otherwise."""
+    """(data, None) for a storable JSON document, (None, error body) otherwise."""
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        return None, f"The request body is not valid {encoding}."
+        return None, error_body(None, f"The request body is not valid {encoding}.")
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
-        return None, f"JSON is nested deeper than {MAX_DEPTH} levels."
+        return None, error_body(None, f"JSON is nested deeper than {MAX_DEPTH} levels.")
     except ValueError as exc:
-        return None, f"JSON parse error - {exc}"
-    problem = check_storable(data)
-    return (None, problem) if problem else (data, None)
+        return None, error_body(None, f"JSON parse error - {exc}")
+    problem = find_unstorable(data)
+    return (None, error_body(*problem)) if problem else (data, None)
 
 
 class StrictJSONParser(JSONParser):

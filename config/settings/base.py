@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "csp",
     *LOCAL_APPS,
 ]
 
@@ -58,6 +59,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # app pages; /p/ previews set their own, stricter one
     "simple_history.middleware.HistoryRequestMiddleware",
     "durability.middleware.SchemaVersionGuardMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 page.
@@ -83,6 +85,24 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Content-Security-Policy for app pages (django-csp) ---------------------------------
+# Scripts only from this origin (htmx is vendored under /static/); inline style attributes
+# are allowed (htmx's indicator styles, a few templates). Swagger UI (/api/docs/) ships
+# inline scripts, so it keeps its own page without this header.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ("/api/docs/",),
+    "DIRECTIVES": {
+        "default-src": ("'self'",),
+        "script-src": ("'self'",),
+        "style-src": ("'self'", "'unsafe-inline'"),
+        "img-src": ("'self'", "data:"),
+        "object-src": ("'none'",),
+        "base-uri": ("'self'",),
+        "form-action": ("'self'",),
+        "frame-ancestors": ("'self'",),
+    },
+}
 
 # --- database -------------------------------------------------------------
 SQLITE_OPTIONS = {

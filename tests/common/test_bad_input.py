@@ -147,7 +147,7 @@ def test_the_surrogate_run_of_the_report_is_refused_and_lists_keep_working(world
     raw = '{"kind": "b", "metadata": {"a": "\\ud800"}}'
     response = client.generic("POST", base + "runs/", raw, content_type="application/json")
     assert response.status_code == 400
-    assert "surrogates" in response.json()["detail"]
+    assert "surrogates" in response.json()["metadata"][0]  # a field error, like the others
     for listing in ("runs/", "repos/", "artifacts/"):
         assert client.get(base + listing).status_code == 200
     assert client.get(f"/api/v1/workspaces/{world.workspace.slug}/history/").status_code == 200
