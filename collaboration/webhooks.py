@@ -47,7 +47,6 @@ from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 logger = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format prefix, not a secret
-LEASE = timedelta(seconds=60)
 USER_AGENT = "Holdfast-Webhooks/1"
 
 
@@ -281,7 +280,7 @@ def _claim(delivery_id) -> tuple[WebhookDelivery | None, float | None]:
         delivery.status = DeliveryStatus.SENDING
         delivery.attempts += 1
         delivery.last_attempt_at = now
-        delivery.lease_expires_at = now + LEASE
+        delivery.lease_expires_at = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
         delivery.save(
             update_fields=[
                 "status",

@@ -305,6 +305,8 @@ PRESENCE_KEY_PREFIX = env("PRESENCE_KEY_PREFIX", default="holdfast:")
 # the old secret's signing overlap after a rotation, and the delivery log's retention.
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# An attempt holds its delivery this long; after it, the sweep re-sends (worker died).
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
 WEBHOOK_RETRY_SCHEDULE = [
     int(s) for s in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "30", "120", "600",
                                                                "1800", "3600", "10800"])
