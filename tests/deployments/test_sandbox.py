@@ -312,7 +312,8 @@ def _worker_env(tmp_path) -> dict:
     environment.update(
         DATABASE_URL=f"{base}/{connection.settings_dict['NAME']}",
         HOLDFAST_DATA_DIR=str(tmp_path / "worker-data"),
-        SANDBOX_ROOT=str(tmp_path / "worker-sandbox"),
+        # searchable by the unprivileged sandbox user (pytest's tmp_path is 0700)
+        SANDBOX_ROOT=settings.SANDBOX_ROOT,
         DJANGO_SETTINGS_MODULE="config.settings.test",
         CELERY_TASK_ALWAYS_EAGER="false",
     )
@@ -361,6 +362,6 @@ def test_a_real_worker_runs_a_job(postgres_only, tmp_path):
     finally:
         worker.terminate()
         output, _ = worker.communicate(timeout=20)
-    assert job.status == SandboxJobStatus.SUCCEEDED, output
+    assert job.status == SandboxJobStatus.SUCCEEDED, (job.transcript, job.metadata, output)
     assert "ran on a real worker" in job.transcript
     assert "deployments.run_sandbox_job" in output
