@@ -5,16 +5,16 @@
     REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/webhooks.py [--quick]
 
 Options: --events N (default 10000; --quick: 300), --kill-every SECONDS (mean of the
-random gap between SIGKILLs, default 6), --kills K (at most K kills, default 10; --quick 4). Measured in the same run:
+random gap between SIGKILLs, default 6), --kills K (at most K kills, default 10; --quick
+4). Measured in the same run:
 
 1. peer: a bare `httpx` loop POSTing the same N payloads to the same receiver (one
    client, sequential) — deliveries per second.
 2. ours: N events written to the outbox (one transaction each, the way producers do),
    sent by a real `celery worker` (prefork, 2 processes) that the benchmark SIGKILLs at
    random moments and restarts; the beat sweep (`webhook_sweep`) runs every second as
-   beat would, with a 3 s lease. The events are written first, then sent (the rate is
-   the sender's; the outbox write rate is printed apart). Deliveries per second from the first event to the last
-   delivery, lost deliveries (must be 0: every event's webhook-id arrives) and
+   beat would, with a 3 s lease. Deliveries per second from the first event written to
+   the last delivery (the outbox write rate is printed apart), lost deliveries (must be 0: every event's webhook-id arrives) and
    duplicates (allowed; each repeats its webhook-id — counted per id).
 
 The receiver (127.0.0.1, a thread per request) verifies every signature with the
