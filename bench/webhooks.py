@@ -15,7 +15,8 @@ random gap between SIGKILLs, default 6), --kills K (at most K kills, default 10;
    random moments and restarts; the beat sweep (`webhook_sweep`) runs every second as
    beat would, with a 3 s lease. Deliveries per second from the first event written to
    the last delivery (the outbox write rate is printed apart), lost deliveries (must
-   be 0: every event's webhook-id arrives) and duplicates (allowed; each repeats its webhook-id — counted per id).
+   be 0: every event's webhook-id arrives) and duplicates (allowed; each repeats its
+   webhook-id — counted per id).
 
 The receiver (127.0.0.1, a thread per request) verifies every signature with the
 `standardwebhooks` library. Use a scratch database (dropdb it after).
