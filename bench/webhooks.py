@@ -109,10 +109,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--kill-every", type=float, default=6.0)
-    parser.add_argument("--kills", type=int, default=10, help="at most this many SIGKILLs")
+    parser.add_argument("--kills", type=int, default=None, help="at most this many SIGKILLs")
     args = parser.parse_args()
     n = 300 if args.quick else args.events
-    max_kills = 4 if args.quick else args.kills
+    max_kills = args.kills if args.kills is not None else (4 if args.quick else 10)
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/webhooks.py needs DATABASE_URL and REDIS_URL (a real worker and broker).")
 

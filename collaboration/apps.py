@@ -14,6 +14,16 @@ class CollaborationConfig(AppConfig):
         presence.register()
         panels.register(
             panels.Panel(
+                "settings",
+                "webhooks",
+                "Webhooks",
+                "collaboration/_webhooks.html",
+                views.webhooks_panel,
+                order=50,
+            )
+        )
+        panels.register(
+            panels.Panel(
                 "header",
                 "notification-badge",
                 "Notifications",

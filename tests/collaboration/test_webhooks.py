@@ -396,3 +396,17 @@ class TestWebhooksTenancy(TenancyContract):
             ("get", _url(world, f"{endpoint.pk}/deliveries/"), None),
             ("post", _url(world, f"{endpoint.pk}/deliveries/{delivery.pk}/replay/"), {}),
         ]
+
+
+def test_the_settings_page_shows_endpoints_and_the_delivery_log(world, receiver, sent):
+    from django.test import Client
+
+    endpoint, _ = _endpoint(world, receiver)
+    receiver.codes = [500]
+    _emit(world, "backup.failed")
+    webhooks.delivery_send(delivery_id=WebhookDelivery.objects.get().pk)
+    client = Client()
+    client.force_login(world.admin)
+    page = client.get(f"/w/{world.workspace.slug}/settings/").content.decode()
+    assert endpoint.url in page and "backup.failed" in page and "500" in page
+    assert endpoint.secret not in page
