@@ -21,6 +21,15 @@ def user_find(*, identifier: str) -> User | None:
     return User.objects.filter(query).first()
 
 
+def user_find_colleague(*, actor: User, identifier: str) -> User | None:
+    """A user by id, email or handle, only if they already share a team with `actor`."""
+    user = user_find(identifier=identifier)
+    if user is None or user.pk == actor.pk:
+        return user
+    shared = Membership.objects.filter(user=user, team__memberships__user=actor).exists()
+    return user if shared else None
+
+
 def team_list_for_user(*, user: User) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).distinct().order_by("name")
 

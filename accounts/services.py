@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from simple_history.utils import update_change_reason  # noqa: F401  (re-exported for callers)
 
-from common import limits
+from common import events, limits
 from common.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from governance.history import save_tracked
 
@@ -422,6 +422,19 @@ def _accept_pending(*, invitation: Invitation, user: User) -> Membership:
         actor=user,
         reason="invitation accepted",
         update_fields=["status", "accepted_by", "accepted_at"],
+    )
+    events.emit(
+        "invitation.accepted",
+        team_id=team.pk,
+        data={
+            "team": str(team.pk),
+            "user": str(user.pk),
+            "role": invitation.role,
+            "invitation": str(invitation.pk),
+        },  # fmt: skip
+        summary=f"@{user.handle} joined {team.name} by your invitation",
+        actor=user,
+        notify=[invitation.invited_by_id],
     )
     return membership
 

@@ -5,7 +5,16 @@ from django.contrib import admin
 
 from common.admin import HistoryAdmin, ReadOnlyAdminMixin
 
-from .models import Comment, Message, MessageEvent, Notification, Thread, ThreadParticipant
+from .models import (
+    Comment,
+    Message,
+    MessageEvent,
+    Notification,
+    Thread,
+    ThreadParticipant,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(Comment)
@@ -58,3 +67,38 @@ class ThreadParticipantAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     search_fields = ["thread__title", "user__handle"]
     list_filter = ["created_at"]
     list_select_related = ["thread", "user", "added_by"]
+
+
+# --- outbound webhooks: endpoints (secrets never shown) and the delivery log -------------
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+    list_display = ["url", "workspace", "events", "is_active", "disabled_reason", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["url", "workspace__slug"]
+    exclude = ["secret", "previous_secret"]
+    raw_id_fields = ["workspace", "created_by"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["event_type", "endpoint", "status", "attempts", "response_status",
+                    "latency_ms", "last_error", "created_at"]  # fmt: skip
+    list_filter = ["status", "event_type"]
+    search_fields = ["message_id", "endpoint__url"]
+    raw_id_fields = ["workspace", "endpoint"]
+    actions = ["replay"]
+
+    @admin.action(description="Send the selected deliveries again (same webhook-id)")
+    def replay(self, request, queryset):
+        from .webhooks import delivery_replay
+
+        done = 0
+        for delivery in queryset:
+            try:
+                delivery_replay(delivery=delivery, actor=request.user)
+                done += 1
+            except Exception as exc:  # noqa: BLE001 - shown to the operator, others continue
+                self.message_user(request, f"{delivery}: {exc}", level="error")
+        self.message_user(request, f"{done} deliveries queued again.")

@@ -6,12 +6,23 @@ class CollaborationConfig(AppConfig):
     verbose_name = "Collaboration"
 
     def ready(self) -> None:
-        from common import panels
+        from common import events, panels
 
         # discovery registers its cache store; retention its beat task.
-        from . import discovery, presence, retention, views  # noqa: F401
+        from . import discovery, presence, retention, views, webhooks  # noqa: F401
 
+        events.register(webhooks.handle_event)  # outbox + notifications for every event
         presence.register()
+        panels.register(
+            panels.Panel(
+                "settings",
+                "webhooks",
+                "Webhooks",
+                "collaboration/_webhooks.html",
+                views.webhooks_panel,
+                order=50,
+            )
+        )
         panels.register(
             panels.Panel(
                 "header",

@@ -202,6 +202,13 @@ class Message(BaseModel):
 class NotificationKind(models.TextChoices):
     COMMENT_MENTION = "comment_mention", "Mentioned in a comment"
     MESSAGE_MENTION = "message_mention", "Mentioned in chat"
+    # From the events port (collaboration.notify): what happened to something of yours.
+    APPROVAL_REQUESTED = "approval.requested", "Approval requested"
+    APPROVAL_DECIDED = "approval.decided", "Approval decided"
+    DEPLOYMENT_READY = "deployment.ready", "Deployment ready"
+    DEPLOYMENT_FAILED = "deployment.failed", "Deployment failed"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    BACKUP_FAILED = "backup.failed", "Backup failed"
 
 
 @data_class(
@@ -219,8 +226,11 @@ class Notification(BaseModel):
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="notifications"
     )
     recipient = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="notifications")
-    actor = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(  # null: the system (a worker, the scheduler)
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    link = models.CharField(max_length=500, blank=True)
     comment = models.ForeignKey(
         Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -244,3 +254,8 @@ class Notification(BaseModel):
 
 # Private conversations (seed 002 §5: participants only): collaboration/models_private.py.
 from .models_private import *  # noqa: E402, F403
+from .webhook_models import (  # noqa: E402, F401 - the webhook models live beside
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)

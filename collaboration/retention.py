@@ -10,6 +10,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Notification
@@ -17,9 +18,10 @@ from .models import Notification
 
 @transaction.atomic
 def notifications_prune(*, now=None) -> int:
-    """Delete notifications older than NOTIFICATION_RETENTION_DAYS, read or not."""
+    """Delete notifications created, or read, more than NOTIFICATION_RETENTION_DAYS ago."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.NOTIFICATION_RETENTION_DAYS)
-    removed, _ = Notification.objects.filter(created_at__lt=cutoff).delete()
+    expired = Q(created_at__lt=cutoff) | Q(read_at__lt=cutoff)
+    removed, _ = Notification.objects.filter(expired).delete()
     return removed
 
 

@@ -36,6 +36,7 @@ from .models import (
     NotificationKind,
     Thread,
 )
+from .webhooks import webhook_outbox_write
 
 MAX_BODY = 20_000
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_-]{1,38})")
@@ -155,6 +156,11 @@ def comment_create(
         workspace=workspace, project=project, parent=parent, author=actor, body=_clean_body(body)
     )
     save_tracked(comment, actor=actor, reason="comment created")
+    webhook_outbox_write(
+        workspace_id=workspace.pk, event_type="comment.created",
+        data={"id": str(comment.pk), "project": str(comment.project_id),
+              "author": str(actor.pk), "body": comment.body[:2000]},
+    )  # fmt: skip
     _notify_mentions_on_commit(
         workspace=workspace,
         actor=actor,

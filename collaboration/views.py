@@ -513,3 +513,17 @@ def comments_panel(request, access, *, project, forms, **page) -> dict:
         ),
         "form": forms.get("comment") or CommentForm(),
     }
+
+
+def webhooks_panel(request, access, **page) -> dict:
+    """Settings page: the workspace's webhook endpoints and their latest deliveries."""
+    from .models import WebhookDelivery, WebhookEndpoint
+
+    return {
+        "endpoints": list(WebhookEndpoint.objects.filter(workspace=access.workspace)[:20]),
+        "deliveries": list(
+            WebhookDelivery.objects.filter(workspace=access.workspace)
+            .select_related("endpoint")
+            .order_by("-created_at")[:20]
+        ),
+    }

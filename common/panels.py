@@ -7,7 +7,7 @@ panels of its slot and renders each one's template with the context its provider
 A provider is a normal page function: it calls the owning app's selectors, nothing else.
 
 Slots: "header" (every /w/ page: e.g. the unread badge), "workspace" (`/w/<slug>/`),
-"project" (`/w/<slug>/p/<project_slug>/`).
+"project" (`/w/<slug>/p/<project_slug>/`), "settings" (`/w/<slug>/settings/`).
 """
 
 from collections.abc import Callable

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.db import OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,23 @@ def expire_approvals() -> int:
     from . import services
 
     return services.approval_expire_stale()
+
+
+@shared_task(
+    name="deployments.publish_local_deployment",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def publish_local_deployment(deployment_id: str) -> str:
+    """Publish a local deployment to the static host (idempotent: a finished one is left)."""
+    from . import services
+
+    deployment = services.deployment_publish_local(deployment_id=deployment_id)
+    return deployment.status if deployment is not None else "missing"
 
 
 @shared_task(name="deployments.refresh_deployments", ignore_result=True)

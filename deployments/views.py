@@ -24,7 +24,10 @@ from .models import ApprovalStatus, PreviewVisibility
 
 # A served page runs in an opaque origin: it cannot read Holdfast's cookies or call its API
 # as the visitor, whatever HTML the preview holds.
-PAGE_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals; frame-ancestors 'self'"
+PAGE_CSP = (
+    "sandbox allow-scripts allow-popups allow-modals; default-src 'self' data: blob: "
+    "'unsafe-inline'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
 
 
 def _viewer(request):

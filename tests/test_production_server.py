@@ -40,6 +40,7 @@ def test_production_serves_only_after_migrate_safely_stamps_the_schema(tmp_path)
         SECRET_KEY="a-production-secret-" + "y" * 40,
         ALLOWED_HOSTS="127.0.0.1",
         HOLDFAST_DATA_DIR=str(tmp_path / "data"),
+        SECURE_SSL_REDIRECT="false",  # plain http straight to gunicorn, no TLS proxy here
     )
     manage = [sys.executable, "manage.py"]
     migrated = subprocess.run(  # noqa: S603

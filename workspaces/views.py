@@ -169,6 +169,7 @@ def _settings_response(
             access,
             nav="settings",
             team=team,
+            settings_panels=panels.render_slot("settings", request, access),
             members=paginate(request, account_selectors.team_members(team=team)),
             roles=Role.choices,
             tokens=account_selectors.token_list(user=request.user),

@@ -25,9 +25,11 @@ class TokenCreatedOutput(TokenOutput):
 
 
 class UserOutput(serializers.ModelSerializer):
+    """Another user as a reply shows them: never their email (only `me/` shows one's own)."""
+
     class Meta:
         model = User
-        fields = ["id", "handle", "display_name", "email"]
+        fields = ["id", "handle", "display_name"]
 
 
 class TeamInput(serializers.Serializer):

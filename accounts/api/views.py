@@ -110,9 +110,19 @@ class TeamMemberViewSet(viewsets.GenericViewSet):
         team = self._team()
         data = s.MemberInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = selectors.user_find(identifier=data.validated_data["user"])
+        if not role_at_least(selectors.team_role(team=team, user=request.user), Role.ADMIN):
+            raise Forbidden("Only a team owner or admin can manage members.")
+        # Only someone who already shares a team with the caller is added directly; anyone
+        # else (and an unknown name: the same answer, so nothing is revealed) is invited.
+        user = selectors.user_find_colleague(
+            actor=request.user, identifier=data.validated_data["user"]
+        )
         if user is None:
-            raise ValidationFailed("No user with this id, email or handle.", field="user")
+            raise ValidationFailed(
+                "No one you share a team with has this id, email or handle; "
+                "invite them by email instead (POST …/invitations/).",
+                field="user",
+            )
         membership = services.membership_add(
             team=team, user=user, role=data.validated_data["role"], actor=request.user
         )

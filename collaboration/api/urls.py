@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import discovery, views
+from . import discovery, views, webhook_views
 
 app_name = "collaboration-api"
 
@@ -75,5 +75,32 @@ urlpatterns = [
         WS + "notifications/<uuid:pk>/read/",
         views.NotificationViewSet.as_view({"post": "mark_read"}),
         name="notification-read",
+    ),
+    path(
+        WS + "webhooks/",
+        webhook_views.WebhookViewSet.as_view({"get": "list", "post": "create"}),
+        name="webhooks",
+    ),
+    path(
+        WS + "webhooks/<uuid:pk>/",
+        webhook_views.WebhookViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="webhook",
+    ),
+    path(
+        WS + "webhooks/<uuid:pk>/rotate-secret/",
+        webhook_views.WebhookViewSet.as_view({"post": "rotate_secret"}),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        WS + "webhooks/<uuid:pk>/deliveries/",
+        webhook_views.WebhookViewSet.as_view({"get": "deliveries"}),
+        name="webhook-deliveries",
+    ),
+    path(
+        WS + "webhooks/<uuid:webhook_id>/deliveries/<uuid:pk>/replay/",
+        webhook_views.WebhookDeliveryViewSet.as_view({"post": "replay"}),
+        name="webhook-delivery-replay",
     ),
 ]

@@ -44,11 +44,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "csp",
     *LOCAL_APPS,
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "common.middleware.RequestBodyGuardMiddleware",  # 413 / 400 before anything reads
     "common.request_logs.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # app pages; /p/ previews set their own, stricter one
     "simple_history.middleware.HistoryRequestMiddleware",
     "durability.middleware.SchemaVersionGuardMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 page.
@@ -81,6 +84,24 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Content-Security-Policy for app pages (django-csp) ---------------------------------
+# Scripts only from this origin (htmx is vendored under /static/); inline style attributes
+# are allowed (htmx's indicator styles, a few templates). Swagger UI (/api/docs/) ships
+# inline scripts, so it keeps its own page without this header.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ("/api/docs/",),
+    "DIRECTIVES": {
+        "default-src": ("'self'",),
+        "script-src": ("'self'",),
+        "style-src": ("'self'", "'unsafe-inline'"),
+        "img-src": ("'self'", "data:"),
+        "object-src": ("'none'",),
+        "base-uri": ("'self'",),
+        "form-action": ("'self'",),
+        "frame-ancestors": ("'self'",),
+    },
+}
 
 # --- database -------------------------------------------------------------
 SQLITE_OPTIONS = {
@@ -252,6 +273,15 @@ CELERY_BEAT_SCHEDULE: dict = {}
 SANDBOX_ROOT = env("SANDBOX_ROOT", default="")  # empty: the system temp dir
 SANDBOX_TIMEOUT_SECONDS = env.int("SANDBOX_TIMEOUT_SECONDS", default=600)
 SANDBOX_TRANSCRIPT_LIMIT = env.int("SANDBOX_TRANSCRIPT_LIMIT", default=64 * 1024)
+# "bwrap" (default): every job runs in bubblewrap namespaces; a worker without it refuses
+# jobs. "none": an explicit operator choice to run jobs as plain subprocesses.
+SANDBOX_ISOLATION = env("SANDBOX_ISOLATION", default="bwrap")
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=0)  # 0: the job's timeout
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=2048)  # address space per process
+SANDBOX_MAX_PROCESSES = env.int("SANDBOX_MAX_PROCESSES", default=128)
+SANDBOX_MAX_FILE_MB = env.int("SANDBOX_MAX_FILE_MB", default=1024)
+SANDBOX_TMP_MB = env.int("SANDBOX_TMP_MB", default=256)  # the job's private /tmp (tmpfs)
+SANDBOX_UID = env.int("SANDBOX_UID", default=65534)  # bwrap runs as this user under root
 APPROVAL_TTL_SECONDS = env.int("APPROVAL_TTL_SECONDS", default=24 * 3600)
 GITHUB_TOKEN = env("GITHUB_TOKEN", default="")
 GITHUB_API_URL = env("GITHUB_API_URL", default="https://api.github.com")
@@ -261,7 +291,11 @@ REPO_WEBHOOK_KEY = env("REPO_WEBHOOK_KEY", default="")
 REPO_COMMIT_AUTHOR = env("REPO_COMMIT_AUTHOR", default="Holdfast <holdfast@localhost>")
 AGENT_LLM_API_URL = env("AGENT_LLM_API_URL", default="")
 AGENT_LLM_API_KEY = env("AGENT_LLM_API_KEY", default="")
-DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="")
+# "local" (default): the built-in static host; "vercel": Vercel's API; "none": refuse.
+DEPLOY_PROVIDER = env("DEPLOY_PROVIDER", default="local")
+# Where deployment and preview URLs point (a separate origin for previews, e.g.
+# https://previews.example.com); empty: SITE_URL.
+PREVIEW_BASE_URL = env("PREVIEW_BASE_URL", default="")
 DEPLOY_PROVIDER_TOKEN = env("DEPLOY_PROVIDER_TOKEN", default="")
 DEPLOY_PROVIDER_API_URL = env("DEPLOY_PROVIDER_API_URL", default="https://api.vercel.com")
 
@@ -286,6 +320,19 @@ if not 60 <= PRESENCE_TTL_SECONDS <= 120:
         f"PRESENCE_TTL_SECONDS must be between 60 and 120, not {PRESENCE_TTL_SECONDS}."
     )
 PRESENCE_KEY_PREFIX = env("PRESENCE_KEY_PREFIX", default="holdfast:")
+# Outbound webhooks (collaboration.webhooks): hosts that may be private/loopback addresses
+# (and plain http), the per-attempt timeout, the retry backoff (seconds after attempt n),
+# the old secret's signing overlap after a rotation, and the delivery log's retention.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# An attempt holds its delivery this long; after it, the sweep re-sends (worker died).
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
+WEBHOOK_RETRY_SCHEDULE = [
+    int(s) for s in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "30", "120", "600",
+                                                               "1800", "3600", "10800"])
+]  # fmt: skip
+WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 
 # --- safety and social (seed 002; docs/safety.md) ---------------------------
 # Risk-profile signal keys: comma-separated urlsafe-base64 32-byte AES keys, current first.
@@ -302,6 +349,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.DefaultPagination",
+    # One JSON parser for every body: size (413), depth and storable strings (400).
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
@@ -319,6 +372,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents its error responses with one Error schema (common.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "UserStatusEnum": "accounts.models.UserStatus",
         "EdgeTypeEnum": "accounts.models.EdgeType",
@@ -349,4 +407,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # one line per outbound request (webhook deliveries) is noise at INFO
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

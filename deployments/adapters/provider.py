@@ -1,9 +1,10 @@
 """The deploy-provider adapter: every deployment and infra provisioning call goes through
 `get_adapter()`.
 
-The real adapter speaks Vercel's REST API (`DEPLOY_PROVIDER=vercel`,
-`DEPLOY_PROVIDER_TOKEN`); with no provider configured every call is refused
-with a clear message. Tests install a fake with `set_adapter()`.
+`DEPLOY_PROVIDER=local` (the default) publishes to the built-in static host
+(`adapters.local`); `vercel` speaks Vercel's REST API (`DEPLOY_PROVIDER_TOKEN`,
+tested against a local HTTP server speaking the same endpoints); `none` refuses every
+call with a clear message. Tests install a fake with `set_adapter()`.
 """
 
 from __future__ import annotations
@@ -144,8 +145,13 @@ def set_adapter(adapter: DeployProvider | None) -> None:
 def get_adapter() -> DeployProvider:
     if _override is not None:
         return _override
-    if settings.DEPLOY_PROVIDER == "vercel":
+    name = (settings.DEPLOY_PROVIDER or "local").strip().lower()
+    if name == "vercel":
         return VercelAdapter(
             token=settings.DEPLOY_PROVIDER_TOKEN, api_url=settings.DEPLOY_PROVIDER_API_URL
         )
+    if name == "local":
+        from .local import LocalProvider
+
+        return LocalProvider()
     return UnconfiguredProvider()

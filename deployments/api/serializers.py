@@ -357,6 +357,9 @@ class DeploymentTransitionInput(serializers.Serializer):
 
 class DeploymentOutput(serializers.ModelSerializer):
     project = serializers.UUIDField(source="project_id", read_only=True)
+    deployment_url = serializers.CharField(
+        source="url", read_only=True, help_text="Where the deployment is served (once ready)."
+    )
     run = serializers.UUIDField(source="run_id", read_only=True, allow_null=True)
     repo = serializers.UUIDField(source="repo_id", read_only=True, allow_null=True)
     approval = serializers.UUIDField(source="approval_id", read_only=True, allow_null=True)
@@ -374,6 +377,7 @@ class DeploymentOutput(serializers.ModelSerializer):
             "external_project_id",
             "external_deployment_id",
             "url",
+            "deployment_url",
             "status",
             "commit_sha",
             "started_at",

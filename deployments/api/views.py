@@ -327,9 +327,11 @@ class ApprovalViewSet(PipelineViewSet):
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR)]))
 class SandboxJobViewSet(PipelineViewSet):
-    """Sandbox jobs: queued here, run by a Celery worker."""
+    """Sandbox jobs: queued here, run by a Celery worker inside bubblewrap. A job runs
+    arbitrary commands, so creating or retrying one needs the admin or owner role."""
 
     serializer_class = output_serializer = s.SandboxJobOutput
+    action_roles = {"create": Role.ADMIN, "retry": Role.ADMIN}
 
     def scoped_queryset(self, workspace):
         params = self.request.query_params if self.action == "list" else {}
@@ -390,9 +392,11 @@ class SandboxJobViewSet(PipelineViewSet):
     )
 )
 class DeploymentViewSet(PipelineViewSet):
-    """Deployment records: created through the provider, then only moved forward."""
+    """Deployment records: created through the provider, then only moved forward. Moving
+    one by hand (`transition/`) and `rollback/` are for admins and owners."""
 
     serializer_class = output_serializer = s.DeploymentOutput
+    action_roles = {"transition": Role.ADMIN, "rollback": Role.ADMIN}
 
     def scoped_queryset(self, workspace):
         params = self.request.query_params if self.action == "list" else {}
@@ -443,6 +447,13 @@ class DeploymentViewSet(PipelineViewSet):
     def refresh(self, request, **kwargs):
         deployment = self.get_object()
         return self.respond(services.deployment_refresh(deployment=deployment, actor=request.user))
+
+    @extend_schema(request=None, responses={200: s.DeploymentOutput})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, **kwargs):
+        """Serve this earlier local deployment again (the static host's pointer moves)."""
+        deployment = self.get_object()
+        return self.respond(services.deployment_rollback(deployment=deployment, actor=request.user))
 
     @extend_schema(request=None, responses={200: s.DeploymentOutput})
     @action(detail=True, methods=["post"])

@@ -34,6 +34,7 @@ from .approvals import (
     approval_reject,
     approval_request,
 )
+from .local_deploy import deployment_publish_local, deployment_rollback
 from .previews import (
     preview_blob_path,
     preview_create,
@@ -87,7 +88,9 @@ __all__ = [
     "canonical_json",
     "deployment_cancel",
     "deployment_create",
+    "deployment_publish_local",
     "deployment_refresh",
+    "deployment_rollback",
     "deployment_transition",
     "infra_provision",
     "payload_sha256",

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import Membership, Role
+from common import events
 from common.exceptions import Conflict, Forbidden, ValidationFailed
 from governance.models import AuditAction
 from governance.services import audit_record
@@ -89,7 +90,31 @@ def approval_request(
         idempotency_key=idempotency_key,
     )
     _save(approval, actor)
+    deciders = Membership.objects.filter(
+        team_id=project.workspace.team_id, role__in=[Role.OWNER, Role.ADMIN]
+    ).values_list("user_id", flat=True)
+    events.emit(
+        "approval.requested",
+        workspace_id=project.workspace_id,
+        data=_approval_data(approval),
+        summary=f"Approval requested for {approval.scope}: {approval.intent_summary[:120]}",
+        actor=actor,
+        notify=list(deciders),
+        link=f"/w/{project.workspace.slug}/approvals/",
+    )
     return approval, True
+
+
+def _approval_data(approval: Approval) -> dict:
+    return {
+        "id": str(approval.pk),
+        "project": str(approval.project_id),
+        "scope": approval.scope,
+        "status": approval.status,
+        "intent_summary": approval.intent_summary,
+        "payload_sha256": approval.payload_sha256,
+        "requested_by": str(approval.requested_by_id),
+    }
 
 
 def _decide(approval: Approval, *, actor, approve: bool, note: str) -> Approval:
@@ -127,6 +152,15 @@ def _decide(approval: Approval, *, actor, approve: bool, note: str) -> Approval:
             "project": str(project.pk),
             "requested_by": str(approval.requested_by_id),
         },
+    )
+    events.emit(
+        "approval.decided",
+        workspace_id=project.workspace_id,
+        data={**_approval_data(approval), "decided_by": str(actor.pk)},
+        summary=f"Your {approval.scope} request was {approval.status}",
+        actor=actor,
+        notify=[approval.requested_by_id],
+        link=f"/w/{project.workspace.slug}/approvals/",
     )
     return approval
 

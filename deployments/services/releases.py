@@ -8,7 +8,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from common import limits
+from common import events, limits
 from common.exceptions import ValidationFailed
 from workspaces.models import Project
 
@@ -80,6 +80,13 @@ def deployment_create(
             )
         limits.enforce("deploys_per_day", team=project.workspace.team, project=project)
         adapter = provider_adapter.get_adapter()
+        local_url = ""
+        if adapter.name == "local":
+            from .local_deploy import deployment_url, host_slug, resolve_source
+
+            metadata = {**(metadata or {}), "source": resolve_source(
+                project, (metadata or {}).get("source"))}  # fmt: skip
+            local_url = deployment_url(host_slug(project, environment))
         try:
             remote = adapter.create_deployment(
                 project_name=project.slug,
@@ -102,7 +109,7 @@ def deployment_create(
                 provider=adapter.name,
                 external_project_id=remote.external_project_id,
                 external_deployment_id=remote.external_deployment_id,
-                url=remote.url,
+                url=remote.url or local_url,
                 status=status,
                 commit_sha=commit_sha,
                 started_at=now if status != DeploymentStatus.QUEUED else None,
@@ -116,6 +123,10 @@ def deployment_create(
             _save(deployment, actor)
             if approval is not None:
                 _approval_use(approval, actor=actor, used_for=f"deployment {deployment.pk}")
+            if deployment.provider == "local" and deployment.status == DeploymentStatus.QUEUED:
+                from .local_deploy import enqueue_publish
+
+                enqueue_publish(deployment)
             return deployment, True
     raise ProviderFailed(error)
 
@@ -149,13 +160,48 @@ def deployment_transition(*, deployment: Deployment, status: str, actor=None, er
         deployment.error = redact_text(error)[:10000]
         fields.append("error")
     _save(deployment, actor, fields)
+    if status in (DeploymentStatus.READY, DeploymentStatus.ERROR):
+        _announce(deployment)
     return deployment
 
 
+def _announce(deployment: Deployment) -> None:
+    """deployment.ready / deployment.failed: webhooks, and a notification to its creator."""
+    ready = deployment.status == DeploymentStatus.READY
+    project = deployment.project
+    events.emit(
+        "deployment.ready" if ready else "deployment.failed",
+        workspace_id=project.workspace_id,
+        data={
+            "id": str(deployment.pk),
+            "project": str(project.pk),
+            "environment": deployment.environment,
+            "status": deployment.status,
+            "provider": deployment.provider,
+            "commit_sha": deployment.commit_sha,
+            "deployment_url": deployment.url,
+            "error": deployment.error[:500],
+        },
+        summary=(
+            f"{deployment.environment.title()} deployment of {project.name} "
+            + ("is ready" if ready else f"failed: {deployment.error[:120]}")
+        ),
+        notify=[deployment.created_by_id],
+        link=deployment.url if ready else "",
+    )
+
+
 def deployment_refresh(*, deployment: Deployment, actor=None) -> Deployment:
-    """Ask the provider for the current status and move forward when it changed."""
+    """Ask the provider for the current status and move forward when it changed. A local
+    deployment still waiting is published now (the beat's sweep for a lost task)."""
     if not DEPLOYMENT_TRANSITIONS[deployment.status]:
         return deployment
+    if deployment.provider == "local":
+        from .local_deploy import LOST_TASK, deployment_publish_local
+
+        if deployment.updated_at > timezone.now() - LOST_TASK:
+            return deployment  # its task is (most likely) still on the way
+        return deployment_publish_local(deployment_id=deployment.pk) or deployment
     try:
         remote = provider_adapter.get_adapter().get_deployment(
             external_deployment_id=deployment.external_deployment_id

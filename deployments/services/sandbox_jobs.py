@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import timedelta
 
@@ -175,7 +176,12 @@ def sandbox_job_execute(*, job_id) -> tuple[SandboxJob | None, float | None]:
     if job is None or busy_for is None or busy_for > 0:
         return job, busy_for
     attempt = job.attempts
-    result = sandbox.execute(command=job.command, env=job.env, timeout=job.timeout_seconds)
+    try:
+        result = sandbox.execute(
+            command=job.command, env=job.env, timeout=job.timeout_seconds, access=_access(job)
+        )
+    except sandbox.IsolationUnavailable as exc:
+        return _refuse(job, attempt, str(exc)), None
     text = redact_text(result.output)
     limit = settings.SANDBOX_TRANSCRIPT_LIMIT
     with transaction.atomic():
@@ -200,6 +206,7 @@ def sandbox_job_execute(*, job_id) -> tuple[SandboxJob | None, float | None]:
             job.transcript_path = path
         else:
             job.transcript, job.transcript_truncated, job.transcript_path = text, False, ""
+        job.metadata = {**job.metadata, "isolation": result.isolation}
         ok = result.exit_code == 0 and not result.timed_out
         job.status = SandboxJobStatus.SUCCEEDED if ok else SandboxJobStatus.FAILED
         job.exit_code = result.exit_code
@@ -230,6 +237,33 @@ def sandbox_job_execute(*, job_id) -> tuple[SandboxJob | None, float | None]:
             ],
         )
     return job, None
+
+
+def _access(job: SandboxJob) -> sandbox.Access:
+    """Only a clone reaches beyond its folder: a local (`file://`) repository read-only
+    with no network, or the network for a remote one."""
+    if job.job_type != SandboxJobType.REPO_CLONE or job.repo is None:
+        return sandbox.Access()
+    url = job.repo.clone_url or ""
+    if url.startswith("file://"):
+        path = os.path.realpath(url.removeprefix("file://"))
+        return sandbox.Access(read_only_paths=(path,) if os.path.isdir(path) else ())
+    return sandbox.Access(network=True)
+
+
+def _refuse(job: SandboxJob, attempt: int, reason: str) -> SandboxJob:
+    """The worker cannot isolate the job: it fails, saying why, and nothing ran."""
+    with transaction.atomic():
+        job = SandboxJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != SandboxJobStatus.RUNNING or job.attempts != attempt:
+            return job
+        job.status = SandboxJobStatus.FAILED
+        job.ended_at = timezone.now()
+        job.lease_expires_at = None
+        job.transcript = f"[refused: {reason}]\n"
+        job.metadata = {**job.metadata, "refused": reason, "isolation": "unavailable"}
+        _save(job, None, ["status", "ended_at", "lease_expires_at", "transcript", "metadata"])
+    return job
 
 
 def sandbox_reap(*, now=None, requeue_after: timedelta = timedelta(minutes=10)) -> dict:

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import connections, models, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Membership, Role, User
+from common import events
 from common.exceptions import ValidationFailed
 from durability import archive, rows, versions
 from durability.models import BackupKind, BackupRecord, BackupStatus, BackupTrigger
@@ -45,6 +46,24 @@ def _snapshot(using: str) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         yield
+
+
+def _announce(workspace: Workspace, kind: str, data: dict) -> None:
+    """backup.completed / backup.failed for webhooks; a failure also notifies the admins."""
+    failed = kind == "backup.failed"
+    admins = Membership.objects.filter(
+        team_id=workspace.team_id, role__in=[Role.OWNER, Role.ADMIN]
+    ).values_list("user_id", flat=True)
+    events.emit(
+        kind,
+        workspace_id=workspace.pk,
+        data={"workspace": workspace.slug, **data},
+        summary=f"Backup of {workspace.slug} failed: {data.get('error', '')[:120]}"
+        if failed
+        else f"Backup of {workspace.slug} completed",
+        notify=list(admins) if failed else [],
+        link=f"/w/{workspace.slug}/backups/",
+    )
 
 
 def backup_create(
@@ -82,13 +101,14 @@ def backup_create(
     try:
         manifest = _write_archive(workspace, backup_id, taken_at, progress, parent)
     except BaseException as exc:
+        error = (str(exc) or type(exc).__name__)[:2000]
         BackupRecord.objects.filter(pk=record.pk).update(
-            status=BackupStatus.FAILED,
-            error=(str(exc) or type(exc).__name__)[:2000],
-            finished_at=timezone.now(),
+            status=BackupStatus.FAILED, error=error, finished_at=timezone.now()
         )
+        _announce(workspace, "backup.failed", {"backup_id": backup_id, "error": error[:500]})
         raise
     totals = manifest["totals"]
+    _announce(workspace, "backup.completed", {"backup_id": backup_id, **totals})
     record.status = BackupStatus.SUCCEEDED
     record.finished_at = timezone.now()
     record.row_count = totals["rows"]

@@ -39,6 +39,8 @@ def test_members_add_change_remove():
     team = TeamFactory()
     owner = MembershipFactory(team=team, role=Role.OWNER).user
     newcomer = UserFactory(handle="newbie")
+    # A direct add is for someone who already shares a team with the adder (else: invite).
+    MembershipFactory(team=MembershipFactory(user=owner).team, user=newcomer)
     client = api_client(owner)
     url = f"/api/v1/teams/{team.pk}/members/"
     added = client.post(url, {"user": "newbie", "role": "viewer"}, format="json")

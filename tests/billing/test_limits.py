@@ -9,7 +9,7 @@ from deployments.adapters import provider
 from deployments.models import Artifact, Deployment
 from deployments.services import artifact_create
 from tests.deployments.fakes import FakeProvider
-from tests.factories import ProjectFactory, UserFactory, WorkspaceFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, WorkspaceFactory
 from tests.tenancy import api_client
 from workspaces.models import Project, Workspace
 
@@ -67,11 +67,13 @@ def test_seat_limit(world, entitle):
     team = world.workspace.team  # four members already
     entitle(team, seats=4)
     newcomer = UserFactory()
+    # A direct add needs a shared team already (accounts: otherwise an invitation).
+    MembershipFactory(team=MembershipFactory(user=world.owner).team, user=newcomer)
     response = api_client(world.owner).post(
         f"/api/v1/teams/{team.pk}/members/", {"user": newcomer.email, "role": "member"}
     )
     _refused(response, "seats")
-    assert not Membership.objects.filter(user=newcomer).exists()
+    assert not Membership.objects.filter(team=team, user=newcomer).exists()
 
 
 def test_an_override_lifts_one_limit(world, entitle):
@@ -79,6 +81,8 @@ def test_an_override_lifts_one_limit(world, entitle):
     entitlement = entitle(team, seats=4)
     services.entitlement_update(entitlement=entitlement, actor=world.owner, overrides={"seats": 5})
     newcomer = UserFactory()
+    # A direct add needs a shared team already (accounts: otherwise an invitation).
+    MembershipFactory(team=MembershipFactory(user=world.owner).team, user=newcomer)
     response = api_client(world.owner).post(
         f"/api/v1/teams/{team.pk}/members/", {"user": newcomer.email, "role": "member"}
     )

@@ -1,5 +1,9 @@
 """Fixtures for the shipping-pipeline tests: isolated storage, fake adapters, a project."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from deployments.adapters import github, provider
@@ -18,8 +22,13 @@ def _isolated_storage(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "media")},
         },
     }
-    settings.SANDBOX_ROOT = str(tmp_path / "sandbox")
-    return tmp_path / "media"
+    # Under /tmp itself: bubblewrap runs as an unprivileged user, who cannot pass through
+    # pytest's private (0700) tmp_path.
+    sandbox_root = tempfile.mkdtemp(prefix="holdfast-test-sandbox-")
+    Path(sandbox_root).chmod(0o711)
+    settings.SANDBOX_ROOT = sandbox_root
+    yield tmp_path / "media"
+    shutil.rmtree(sandbox_root, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -188,6 +188,7 @@ class TestSandboxJobs(ProjectEndpoint):
               "deployments-api:sandbox-job-retry",
               "deployments-api:sandbox-job-transcript")  # fmt: skip
     list_queries = 5
+    writer_role = "admin"  # a job runs arbitrary commands (docs/pipeline.md)
 
     def detail_url(self, world):
         if "job" not in world.context:
@@ -217,7 +218,8 @@ class TestSandboxJobs(ProjectEndpoint):
 class TestDeployments(ProjectEndpoint):
     routes = ("deployments-api:deployment-list", "deployments-api:deployment-detail",
               "deployments-api:deployment-cancel", "deployments-api:deployment-refresh",
-              "deployments-api:deployment-transition")  # fmt: skip
+              "deployments-api:deployment-transition",
+              "deployments-api:deployment-rollback")  # fmt: skip
     list_queries = 5
 
     def detail_url(self, world):
@@ -231,7 +233,8 @@ class TestDeployments(ProjectEndpoint):
     def probes(self, world):
         url = self.detail_url(world)
         return [(verb, f"{url}{action}/", {}) for verb, action in
-                (("post", "cancel"), ("post", "refresh"), ("post", "transition"))]  # fmt: skip
+                (("post", "cancel"), ("post", "refresh"), ("post", "transition"),
+                 ("post", "rollback"))]  # fmt: skip
 
     resource = "deployments/"
 

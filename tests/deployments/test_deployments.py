@@ -73,7 +73,7 @@ def test_illegal_transitions_are_refused_with_a_clear_error(project, world, src,
 
 def test_illegal_transition_over_the_api_is_409(project, world):
     deployment = _at(project, world, "ready")
-    response = api_client(world.member).post(
+    response = api_client(world.admin).post(
         _url(world, project, f"{deployment.pk}/transition/"), {"status": "building"}, format="json"
     )
     assert response.status_code == 409

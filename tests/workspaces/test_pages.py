@@ -81,7 +81,7 @@ class TestHistoryPage(PageContract):
 
 
 class TestSettingsPage(PageContract):
-    queries = 9  # an admin's page also lists pending invitations
+    queries = 11  # an admin's page also lists pending invitations; + webhooks panel (2)
     write_marker = "Change role"
     writer = "admin"
 

@@ -1,0 +1,265 @@
+"""Sandbox isolation: each escape a workspace member tried on the unisolated sandbox is
+reproduced here as a job, and fails inside bubblewrap. Also the limits, the refusal when
+isolation is unavailable, the explicit opt-out and who may create a job."""
+
+import json
+import shutil
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from deployments import sandbox, services
+from deployments.models import SandboxJob, SandboxJobStatus
+from tests.tenancy import api_client
+
+JOB_PY = "python3"
+
+
+def _run_code(project, world, code, **kwargs):
+    job, _ = services.sandbox_job_create(
+        project=project,
+        job_type=kwargs.pop("job_type", "verify.test"),
+        command=[JOB_PY, "-c", code],
+        actor=world.admin,
+        **kwargs,
+    )
+    job, retry_in = services.sandbox_job_execute(job_id=job.pk)
+    assert retry_in is None
+    return job
+
+
+def _probe(project, world, code):
+    """Run `code`, which prints one JSON line; return it (and the job)."""
+    job = _run_code(project, world, code)
+    assert job.status == SandboxJobStatus.SUCCEEDED, job.transcript
+    return json.loads(job.transcript.strip().splitlines()[-1]), job
+
+
+def test_the_database_file_and_the_data_folder_are_out_of_sight(project, world, tmp_path):
+    # The embedded default's SQLite file (and the rest of the data folder) as the attack
+    # used it; on PostgreSQL the same path is checked, plus a stand-in db file.
+    data_dir = Path(settings.DATA_DIR)
+    target = data_dir / "db.sqlite3"
+    planted = tmp_path / "db.sqlite3"
+    planted.write_bytes(b"SQLite format 3\x00 secret rows")
+    planted.chmod(0o644)
+    code = (
+        "import json, os, sqlite3\n"
+        "out = {}\n"
+        f"for p in [{str(target)!r}, {str(planted)!r}, {str(data_dir)!r}, "
+        f"{str(settings.BASE_DIR)!r}, {str(settings.BASE_DIR / 'manage.py')!r}]:\n"
+        "    out[p] = os.path.exists(p)\n"
+        "try:\n"
+        f"    sqlite3.connect('file:' + {str(target)!r} + '?mode=ro', uri=True)"
+        ".execute('select * from accounts_user').fetchall()\n"
+        "    out['sqlite'] = 'read'\n"
+        "except Exception as e:\n"
+        "    out['sqlite'] = type(e).__name__\n"
+        "print(json.dumps(out))\n"
+    )
+    seen, _ = _probe(project, world, code)
+    assert seen.pop("sqlite") != "read"
+    assert not any(seen.values()), seen
+
+
+def test_the_worker_environment_is_not_readable_through_proc(project, world, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "worker-secret-key-value")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "w" * 36)
+    code = (
+        "import json, os\n"
+        "env = {}\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit():\n"
+        "        try: env[pid] = open(f'/proc/{pid}/environ', 'rb').read().decode()\n"
+        "        except OSError as e: env[pid] = 'ERR ' + type(e).__name__\n"
+        "try: parent = open(f'/proc/{os.getppid()}/environ', 'rb').read().decode()\n"
+        "except OSError as e: parent = 'ERR ' + type(e).__name__\n"
+        "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+        "print(json.dumps({'ppid': os.getppid(), 'parent': parent, 'all': env, 'pids': pids}))\n"
+    )
+    seen, job = _probe(project, world, code)
+    blob = json.dumps(seen)
+    assert "worker-secret-key-value" not in blob and "w" * 36 not in blob
+    assert "DATABASE_URL" not in blob and "DJANGO_SETTINGS_MODULE" not in blob
+    assert max(seen["pids"]) < 10, "only the sandbox's own processes are visible"
+
+
+def test_the_web_server_and_database_are_unreachable_over_the_network(project, world):
+    class Hello(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"reached")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # reachable from the worker itself
+        code = (
+            "import json, socket, urllib.request\n"
+            "out = {}\n"
+            f"for name, (host, port) in {{'web': ('127.0.0.1', {port}), "
+            "'pg': ('127.0.0.1', 5432), 'redis': ('127.0.0.1', 6379), "
+            "'outside': ('1.1.1.1', 443)}.items():\n"
+            "    try:\n"
+            "        socket.create_connection((host, port), timeout=2).close()\n"
+            "        out[name] = 'connected'\n"
+            "    except OSError as e:\n"
+            "        out[name] = type(e).__name__\n"
+            "out['ifaces'] = [n for _, n in socket.if_nameindex()]\n"
+            "print(json.dumps(out))\n"
+        )
+        seen, _ = _probe(project, world, code)
+    finally:
+        server.shutdown()
+    assert seen.pop("ifaces") == ["lo"]
+    assert "connected" not in seen.values(), seen
+
+
+def test_nothing_outside_the_job_folder_is_writable(project, world, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    outside.chmod(0o777)
+    code = (
+        "import json, os\n"
+        "out = {}\n"
+        f"for d in ['/usr', '/usr/local', '/etc', '/', '/proc/sys', {str(outside)!r}, "
+        f"{str(settings.DATA_DIR)!r}, '/job/work', '/tmp', os.path.expanduser('~')]:\n"
+        "    try:\n"
+        "        with open(os.path.join(d, 'escape.txt'), 'w') as f: f.write('x')\n"
+        "        out[d] = 'written'\n"
+        "    except OSError as e:\n"
+        "        out[d] = type(e).__name__\n"
+        "print(json.dumps(out))\n"
+    )
+    seen, _ = _probe(project, world, code)
+    inside = {d: seen.pop(d) for d in ("/job/work", "/tmp", "/job")}  # noqa: S108 - inside the box
+    assert set(inside.values()) == {"written"}, inside
+    assert "written" not in seen.values(), seen
+    assert not (outside / "escape.txt").exists()
+    assert not (Path(settings.DATA_DIR) / "escape.txt").exists()
+
+
+def test_other_jobs_folders_are_invisible(project, world):
+    sibling = sandbox.sandbox_root() / "job-someone-else"
+    sibling.mkdir(exist_ok=True)
+    (sibling / "secret.txt").write_text("other tenant's build output")
+    code = (
+        "import json, os\n"
+        f"print(json.dumps({{'root': os.path.exists({str(sandbox.sandbox_root())!r}), "
+        "'job': sorted(os.listdir('/job'))}))\n"
+    )
+    seen, _ = _probe(project, world, code)
+    assert seen == {"root": False, "job": ["work"]}
+
+
+def test_cpu_time_is_limited(project, world, settings):
+    settings.SANDBOX_CPU_SECONDS = 1
+    job = _run_code(project, world, "while True: pass", timeout_seconds=30)
+    assert job.status == SandboxJobStatus.FAILED
+    assert job.metadata["timed_out"] is False
+    assert "CPU time" in job.transcript or job.exit_code != 0
+
+
+def test_memory_is_limited(project, world, settings):
+    settings.SANDBOX_MEMORY_MB = 256
+    code = (
+        "try:\n"
+        "    blob = bytearray(1024 * 1024 * 1024)\n"
+        "    print('allocated')\n"
+        "except MemoryError:\n"
+        "    print('refused'); raise SystemExit(3)\n"
+    )
+    job = _run_code(project, world, code)
+    assert job.status == SandboxJobStatus.FAILED and "allocated" not in job.transcript
+    assert "refused" in job.transcript
+
+
+def test_processes_are_limited(project, world, settings):
+    settings.SANDBOX_MAX_PROCESSES = 16
+    code = (
+        "import os, time\n"
+        "n = 0\n"
+        "try:\n"
+        "    for _ in range(200):\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(5); os._exit(0)\n"
+        "        n += 1\n"
+        "except OSError as e:\n"
+        "    print('forks', n, type(e).__name__, flush=True)\n"
+        "    os._exit(4)\n"
+        "print('forks', n)\n"
+    )
+    job = _run_code(project, world, code, timeout_seconds=20)
+    assert job.status == SandboxJobStatus.FAILED, job.transcript
+    forks = int(job.transcript.split("forks", 1)[1].split()[0])
+    assert forks < 16
+
+
+def test_a_worker_without_bubblewrap_refuses_jobs(project, world, monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, *a, **k: None)
+    sandbox._probe.cache_clear()
+    job = _run_code(project, world, "print('ran unisolated')")
+    sandbox._probe.cache_clear()
+    assert job.status == SandboxJobStatus.FAILED
+    assert "ran unisolated" not in job.transcript
+    assert "bubblewrap (bwrap) is not installed" in job.metadata["refused"]
+    assert "SANDBOX_ISOLATION=none" in job.transcript
+
+
+def test_an_unknown_isolation_mode_is_refused(project, world, settings):
+    settings.SANDBOX_ISOLATION = "chroot"
+    job = _run_code(project, world, "print('x')")
+    assert job.status == SandboxJobStatus.FAILED and "not a known mode" in job.metadata["refused"]
+
+
+def test_the_operator_may_opt_out_explicitly(project, world, settings, monkeypatch):
+    settings.SANDBOX_ISOLATION = "none"
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, *a, **k: None)
+    job = _run_code(project, world, "import os; print(os.getcwd())")
+    assert job.status == SandboxJobStatus.SUCCEEDED
+    assert job.metadata["isolation"] == "none" and "holdfast-sandbox" in job.transcript
+
+
+def test_a_local_repository_is_cloned_without_network(project, world, tmp_path):
+    import subprocess
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="holdfast-test-origin-"))
+    base.chmod(0o755)
+    origin = base / "origin"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
+    (origin / "README.md").write_text("hello from the repo\n")
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    repo = services.repo_connect(
+        project=project, provider="git", owner="local", name="origin", actor=world.admin,
+        clone_url=f"file://{origin}",
+    )  # fmt: skip
+    job, _ = services.sandbox_job_create(
+        project=project, job_type="repo.clone", repo=repo, actor=world.admin
+    )
+    job, _ = services.sandbox_job_execute(job_id=job.pk)
+    shutil.rmtree(base, ignore_errors=True)
+    assert job.status == SandboxJobStatus.SUCCEEDED, job.transcript
+    assert job.metadata["isolation"] == "bwrap"
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_only_admins_create_or_retry_jobs(project, world, role):
+    url = f"/api/v1/workspaces/{world.workspace.slug}/projects/{project.pk}/sandbox-jobs/"
+    body = {"job_type": "verify.test", "command": [JOB_PY, "-c", "1"]}
+    assert api_client(getattr(world, role)).post(url, body, format="json").status_code == 403
+    assert not SandboxJob.objects.exists()
+    response = api_client(world.admin).post(url, body, format="json")
+    assert response.status_code == 202, response.content
