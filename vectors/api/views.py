@@ -31,7 +31,10 @@ class SearchViewSet(ProjectScopedViewSet):
         responses={200: s.SearchOutput},
     )
     def search_get(self, request, workspace_slug=None, project_id=None):
-        """The same search from query parameters (`filter` is not taken here)."""
+        """The same search from query parameters (`filter` is not taken here); without a
+        `query` it answers an empty result list."""
+        if not request.query_params.get("query", "").strip():
+            return Response({"results": []})
         return self._search(self.validated(s.SearchInput, data=request.query_params))
 
     def _search(self, data: dict) -> Response:
