@@ -240,7 +240,9 @@ def _sync_locked(repo, state, backend, head, *, full: bool) -> tuple[str, str]:
         old, changes = None, backend.diff(None, head)
     paths = {c.path for c in changes}
     dirs = df.directories(state.settings)
-    if old is not None and not df.touches_sync_paths(paths, dirs):
+    # A rewritten history (force push) changes the per-day stats even with an equal tree.
+    rewritten = old is not None and not _descends(backend, old, head)
+    if old is not None and not rewritten and not df.touches_sync_paths(paths, dirs):
         state.head_sha, state.synced_at = head, now
         state.save(update_fields=["head_sha", "synced_at", "updated_at"])
         return DeliveryStatus.SKIPPED, "no .draftforge/ or manuscript change"
@@ -274,7 +276,7 @@ def _sync_locked(repo, state, backend, head, *, full: bool) -> tuple[str, str]:
     refresh(df.METADATA, df.parse_yaml, "metadata", set_metadata)
     refresh(df.STATS, df.parse_json, "stats", set_repo_stats)
     dirs = df.directories(state.settings)
-    text_changed = first or any(df.text_kind(p, dirs) for p in paths)
+    text_changed = first or rewritten or any(df.text_kind(p, dirs) for p in paths)
     config_changed = df.CONFIG in paths  # the stats carry the project's name and target
     committed = None
     if text_changed or config_changed or state.stats is None or repo_stats["changed"]:
@@ -302,6 +304,12 @@ def _sync_locked(repo, state, backend, head, *, full: bool) -> tuple[str, str]:
     return DeliveryStatus.SYNCED, f"synced {len(paths)} changed files at {head[:12]}"
 
 
+def _descends(backend, old: str, head: str) -> bool:
+    """Whether `head` has `old` on its first-parent chain (a fast-forward push)."""
+    log = backend.log(head, stop=old)
+    return bool(log) and bool(log[-1].parents) and log[-1].parents[0] == old
+
+
 def _stats_file(backend, head) -> dict | None:
     data = backend.read(head, df.STATS)
     try:
@@ -315,6 +323,7 @@ def _write_stats(repo, backend, head, stats) -> str | None:
     meanwhile, their push's sync computes and writes the newer stats)."""
     from ..git import HeadMoved
 
+    df.validate("stats", stats, path=df.STATS)  # every file Holdfast writes is validated
     try:
         return backend.commit(
             branch=repo.default_branch,

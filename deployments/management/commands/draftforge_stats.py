@@ -31,6 +31,7 @@ class Command(BaseCommand):
             data = backend.read(head, df.CONFIG)
             config = df.parse_yaml(data, path=df.CONFIG, schema_name="config") if data else {}
             stats, _ = df.compute_stats(backend, head, config=config)
+            df.validate("stats", stats, path=df.STATS)
             if options["commit"]:
                 sha, _ = commit_with_retry(
                     backend,
