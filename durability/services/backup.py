@@ -84,8 +84,9 @@ def backup_create(
     parent = chain.delta_parent(workspace) if incremental else None
     if incremental and parent is None:
         raise ValidationFailed(
-            f"Workspace {workspace.slug} has no complete backup at this schema to build an "
-            "incremental backup on; take a full backup first."
+            f"Workspace {workspace.slug} has no backup an incremental one can build on (none "
+            "yet, the schema changed, or the workspace was restored since); take a full "
+            "backup first."
         )
     backup_id = new_backup_id(workspace, taken_at)
     record = BackupRecord.objects.create(

@@ -23,6 +23,7 @@ from durability import archive, rows, versions
 from durability.models import BackupRecord, BackupStatus
 from durability.services._shared import entry_model
 from governance import registry
+from governance.models import AuditAction, AuditEvent
 from workspaces.models import Workspace
 
 
@@ -47,8 +48,16 @@ def delta_parent(workspace: Workspace) -> dict[str, Any] | None:
     """The manifest a new delta of `workspace` builds on, or None when a full one is needed.
 
     The newest complete backup of the workspace whose whole chain is in storage, taken at
-    the database's present schema (same app version, same columns): a delta never spans a migration.
+    the database's present schema (same app version, same columns): a delta never spans a
+    migration. Nor a restore: restored rows carry their old timestamps, so after a restore
+    the next backup is a full one.
     """
+    restored = (
+        AuditEvent.objects.filter(workspace=workspace, action=AuditAction.RESTORE)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     candidates = BackupRecord.objects.filter(
         workspace_id_scope=workspace.pk, status=BackupStatus.SUCCEEDED
     ).order_by("-taken_at")
@@ -58,6 +67,8 @@ def delta_parent(workspace: Workspace) -> dict[str, Any] | None:
             resolve(manifest)
         except ServiceError:
             continue
+        if restored is not None and restored >= record.taken_at:
+            return None  # restored since: rows went back in time, a delta would miss them
         now_version = versions.schema_document()["app"]["version"]
         if int(manifest["schema"]["app"]["version"]) != int(now_version):
             return None

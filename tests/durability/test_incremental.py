@@ -274,3 +274,17 @@ def test_every_backup_model_is_visible_to_a_delta_and_the_check_catches_one_that
     )
     errors = deltas_see_every_change(None)
     assert [(e.id, e.obj) for e in errors] == [("durability.E002", "auth.Permission")]
+
+
+def test_after_a_restore_the_next_backup_is_a_full_one(filled):
+    ws = filled.workspace
+    full = services.backup_create(workspace=ws)
+    _tick()
+    _edit_round_one(filled)
+    services.backup_create(workspace=ws, incremental=True)
+    services.backup_restore(backup_id=full.backup_id)  # rows go back to older timestamps
+    assert chain.delta_parent(ws) is None
+    with pytest.raises(ValidationFailed, match="restored since"):
+        services.backup_create(workspace=ws, incremental=True)
+    assert services.scheduled_incrementals()[ws.slug]["kind"] == BackupKind.FULL
+    assert chain.delta_parent(ws) is not None
