@@ -31,7 +31,7 @@ def knowledge_panel(request, access, *, project, forms, **page) -> dict:
 
 
 def _back(access, project, anchor="knowledge"):
-    return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/#{anchor}")
+    return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/?tab=knowledge#{anchor}")
 
 
 @workspace_page()
@@ -53,7 +53,7 @@ def file_upload(request, access, project_slug):
             form_error(form, exc)
         else:
             return _back(access, project)
-    return project_response(request, access, project, forms={"upload": form})
+    return project_response(request, access, project, forms={"upload": form}, tab="knowledge")
 
 
 @workspace_page()
@@ -68,7 +68,7 @@ def skill_create(request, access, project_slug):
             form_error(form, exc)
         else:
             return _back(access, project)
-    return project_response(request, access, project, forms={"skill": form})
+    return project_response(request, access, project, forms={"skill": form}, tab="knowledge")
 
 
 @workspace_page()

@@ -54,7 +54,7 @@ class GitHookView(APIView):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         parameters=HOOK_HEADERS,
-        responses={202: s.HookOutput, 200: s.HookOutput, 401: OpenApiTypes.OBJECT},
+        responses={202: s.HookOutput, 200: s.HookOutput},  # 401: the shared Error schema
         auth=[],
     )
     def post(self, request, repo_id):

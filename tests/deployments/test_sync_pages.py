@@ -74,7 +74,7 @@ def test_section_plots_history_and_commits_the_settings_form(connected, git_repo
 
 @pytest.mark.django_db
 def test_project_page_embeds_the_section_lazily(world, project):
-    page = signed_in(world.viewer).get(f"/w/{world.workspace.slug}/p/{project.slug}/")
+    page = signed_in(world.viewer).get(f"/w/{world.workspace.slug}/p/{project.slug}/?tab=repo-sync")
     assert (
         f'hx-get="/w/{world.workspace.slug}/p/{project.slug}/repo-sync/"' in page.content.decode()
     )

@@ -150,7 +150,7 @@ def test_every_page_at_360_px(world, live_url, new_page, tmp_path):
         "project": f"/w/{slug}/p/{world.project.slug}/",
         **{
             f"project-{tab}": f"/w/{slug}/p/{world.project.slug}/?tab={tab}"
-            for tab in ("previews", "deployments", "runs", "artifacts")
+            for tab in ("previews", "deployments", "runs", "artifacts", "knowledge", "repo-sync")
         },
         "chat": f"/w/{slug}/chat/",
         "chat-thread-360": f"/w/{slug}/chat/{thread.pk}/",

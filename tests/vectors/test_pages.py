@@ -11,14 +11,14 @@ from .helpers import ingest, make_pdf, prose
 
 
 class TestSearchPage(PageContract):
-    queries = 11
+    queries = 10
 
     def url(self, world, filled):
         return f"/w/{world.workspace.slug}/p/{filled.project.slug}/search/?q=river"
 
 
 class TestFilePage(PageContract):
-    queries = 10
+    queries = 9
 
     def url(self, world, filled):
         if "file" not in world.context:
@@ -39,7 +39,7 @@ def test_member_uploads_on_the_project_page_and_searches(world, project, embedde
     project.workspace = world.workspace
     project.save(update_fields=["workspace"])
     client = signed_in(world.member)
-    page = client.get(_project_url(world, project)).content.decode()
+    page = client.get(_project_url(world, project) + "?tab=knowledge").content.decode()
     assert 'id="file-upload-form"' in page
     pdf = make_pdf(["The lighthouse stands on the cliff.", "Seals rest in the lagoon."])
     response = client.post(
@@ -49,7 +49,7 @@ def test_member_uploads_on_the_project_page_and_searches(world, project, embedde
     assert response.status_code == 302 and response["Location"].endswith("#knowledge")
     file = ProjectFile.objects.get(project=project)
     services.file_ingest(file_id=file.pk)
-    page = client.get(_project_url(world, project)).content.decode()
+    page = client.get(_project_url(world, project) + "?tab=knowledge").content.decode()
     assert "coast.pdf" in page and "Extracted" in page
     results = client.get(_project_url(world, project) + "search/", {"q": "seals lagoon"})
     body = results.content.decode()
@@ -98,7 +98,10 @@ def test_file_page_lists_citations_and_viewer_cannot_upload(world, project):
     viewer = signed_in(world.viewer)
     body = viewer.get(_project_url(world, project) + f"files/{file.pk}/").content.decode()
     assert "“Tides rise”" in body
-    assert 'id="file-upload-form"' not in viewer.get(_project_url(world, project)).content.decode()
+    assert (
+        'id="file-upload-form"'
+        not in viewer.get(_project_url(world, project) + "?tab=knowledge").content.decode()
+    )
     response = viewer.post(
         _project_url(world, project) + "files/",
         {"file": SimpleUploadedFile("a.txt", b"x", "text/plain")},
