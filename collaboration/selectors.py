@@ -124,10 +124,10 @@ def notification_get(*, workspace: Workspace, user: User, notification_id) -> No
     return notification
 
 
-def notification_unread_count(*, workspace: Workspace, user: User) -> int:
-    return Notification.objects.filter(
-        workspace=workspace, recipient=user, read_at__isnull=True
-    ).count()
+def notification_unread_count(*, workspace: Workspace, user: User, cap: int | None = None) -> int:
+    """Unread notifications; with `cap`, counting stops there (a badge shows "99+")."""
+    unread = Notification.objects.filter(workspace=workspace, recipient=user, read_at__isnull=True)
+    return unread[:cap].count() if cap else unread.count()
 
 
 @dataclass(frozen=True)

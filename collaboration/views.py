@@ -30,6 +30,7 @@ from .presence import PresenceActivity, PresenceStatus
 
 MESSAGES_SHOWN = 50
 QUICK_REACTIONS = ["👍", "🎉", "❤️"]
+BADGE_CAP = 100
 
 
 # --- threads ----------------------------------------------------------------------------
@@ -462,9 +463,11 @@ def notifications_read_all(request, access):
 
 
 def notification_badge(request, access, **page) -> dict:
-    return {
-        "unread": selectors.notification_unread_count(workspace=access.workspace, user=request.user)
-    }
+    # Counting stops at 100: the badge reads "99+" beyond, and costs the same at any size.
+    unread = selectors.notification_unread_count(
+        workspace=access.workspace, user=request.user, cap=BADGE_CAP
+    )
+    return {"unread": unread, "shown": f"{BADGE_CAP - 1}+" if unread >= BADGE_CAP else unread}
 
 
 def presence_panel(request, access, **page) -> dict:

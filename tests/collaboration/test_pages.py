@@ -207,3 +207,21 @@ def test_blank_message_without_htmx_reshows_the_thread_with_its_messages(chat):
     shown = Message.objects.filter(thread=filled.thread).first()
     body = signed_in(world.member).post(url + "messages/", {"body": "   "}).content.decode()
     assert 'id="message-form"' in body and f'id="msg-{shown.pk}"' in body
+
+
+def test_header_badge_stops_counting_at_99_plus(chat):
+    from collaboration.models import Notification
+
+    world, filled = chat
+    Notification.objects.bulk_create(
+        Notification(
+            workspace=world.workspace,
+            recipient=world.viewer,
+            actor=world.member,
+            kind="message_mention",
+            thread=filled.thread,
+        )
+        for _ in range(120)
+    )
+    body = signed_in(world.viewer).get(f"/w/{world.workspace.slug}/").content.decode()
+    assert re.search(r'id="unread-count">99\+<', body) and "Notifications: 99+ unread" in body
