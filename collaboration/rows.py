@@ -119,7 +119,5 @@ def message_rows(*, thread_id, before_seq: int | None = None, limit: int = 50) -
     rows = []
     for r in _fetch(thread_id, before_seq, limit):
         reactions = json.loads(r[11]) if raw and isinstance(r[11], str) else r[11]
-        rows.append(
-            MessageRow(*r[:11], reactions, r[12], author=AuthorRow(r[3], r[13], r[14]))  # type: ignore[arg-type]
-        )
+        rows.append(MessageRow(*r[:11], reactions, r[12], author=AuthorRow(r[3], r[13], r[14])))
     return rows
