@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_collab_bench .venv/bin/python bench/chat.py
 
 Options: --posts N (default 2000), --sizes 10000,100000,1000000, --reps 3, --quick
-(300 posts, 10k and 100k events). It migrates the
+(300 posts, 10k and 100k events), --only write|read|rebuild. It migrates the
 database, then prints, all measured in the same run:
 
 1. write: posting N messages one by one through `services.message_post` (lock the
@@ -13,9 +13,12 @@ database, then prints, all measured in the same run:
    each) and vs a bare insert of the event row alone; ratios service / bare. The three
    run interleaved in 5 rounds so other load on the machine hits them alike.
 2. read: the last 50 messages of threads holding 10k, 100k and 1M events (events and
-   view rows bulk-loaded with INSERT ... SELECT generate_series), median of 25 reads
-   through `selectors.message_page`, plus the EXPLAIN plan showing the
-   (thread, seq) unique index walked backwards; ratio of the largest to the smallest.
+   view rows bulk-loaded with INSERT ... SELECT generate_series), four ways interleaved:
+   the ORM selector `message_page` (model instances), it + `MessageOutput`, the lean
+   `message_rows_page` (one query, plain rows: what the API list and thread page read)
+   and it + `message_rows_data` (the API list's work); min/median/max over --reps x 25
+   reads, PostgreSQL's own execution time of both queries, the EXPLAIN plan showing the
+   (thread, seq) unique index walked backwards; lean ratio of the largest to the smallest.
 3. rebuild: replaying the largest thread through `materialized.rebuild_thread` (the
    Python reference) vs `materialized.rebuild_sql` of the whole workspace, events/s.
 
@@ -205,46 +208,92 @@ def _explain(thread) -> list[str]:
         return [row[0] for row in cur.fetchall()]
 
 
-def bench_read(ws, user, sizes: list[int]):
+def _explain_lean(thread) -> str:
+    """PostgreSQL's own execution time of the lean read's one statement."""
+    from django.db import connection
+
+    from collaboration import rows
+
+    sql = rows._sql(False)
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, [thread.pk, 51])
+        plan = [row[0] for row in cur.fetchall()]
+    assert any("message_unique_thread_seq" in line for line in plan), "index not used"
+    return next(x for x in plan if x.startswith("Execution Time")).split(":")[1].strip()
+
+
+def bench_read(ws, user, sizes: list[int], reps: int = 3, reads: int = 25):
+    """The last 50 messages four ways, interleaved read by read so machine load hits them
+    alike, with a bare `SELECT 1` round trip as the floor the machine allows: the ORM
+    selector (model instances), the ORM selector + MessageOutput (what the API list did),
+    the lean selector (one query, plain rows: what the API list and the page read now),
+    and the lean selector + `message_rows_data` (the API list's work).
+    min/median/max over reps x reads samples."""
+    from django.db import connection
 
     from collaboration import selectors
+    from collaboration.api import serializers as s
 
-    print("read: last 50 messages (selectors.message_page), median of 25")
-    timings = {}
-    threads = {}
+    def floor(_thread):
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            return cur.fetchall()
+
+    ways = {
+        "round-trip floor (SELECT 1)": floor,
+        "ORM rows (message_page)": lambda t: selectors.message_page(thread=t, limit=50),
+        "ORM rows + MessageOutput": lambda t: (
+            s.MessageOutput(selectors.message_page(thread=t, limit=50).messages, many=True).data
+        ),
+        "lean rows (message_rows_page)": lambda t: selectors.message_rows_page(thread=t, limit=50),
+        "lean rows + message_rows_data": lambda t: s.message_rows_data(
+            selectors.message_rows_page(thread=t, limit=50).messages
+        ),
+    }
+    print(f"read: last 50 messages, {reps} reps x {reads} reads each way, interleaved")
+    threads, lean_median = {}, {}
     for size in sizes:
         t = time.perf_counter()
         thread = bulk_thread(ws, user, size)
         threads[size] = thread
         load = time.perf_counter() - t
-        selectors.message_page(thread=thread, limit=50)  # warm the cache
-        samples = []
-        for _ in range(25):
-            start = time.perf_counter()
-            page = selectors.message_page(thread=thread, limit=50)
-            samples.append(time.perf_counter() - start)
+        for read in ways.values():
+            read(thread)  # warm
+        samples = {name: [] for name in ways}
+        for _ in range(reps * reads):
+            for name, read in ways.items():
+                start = time.perf_counter()
+                read(thread)
+                samples[name].append((time.perf_counter() - start) * 1000)
+        page = selectors.message_rows_page(thread=thread, limit=50)
         assert [m.seq for m in page.messages] == list(range(size - 49, size + 1))
-        timings[size] = statistics.median(samples)
-        plan = _explain(thread)
-        db_ms = next(x for x in plan if x.startswith("Execution Time")).split(":")[1].strip()
+        lean_median[size] = statistics.median(samples["lean rows (message_rows_page)"])
         print(
-            f"  {size:>9,} events: {timings[size] * 1000:6.2f} ms through the ORM,"
-            f" {db_ms} in PostgreSQL   (bulk-loaded in {load:.1f}s)",
-            flush=True,
+            f"  {size:>9,} events (bulk-loaded in {load:.1f}s);"
+            f" in PostgreSQL: ORM query {_explain_db_ms(thread)},"
+            f" lean query {_explain_lean(thread)}"
         )
+        for name, values in samples.items():
+            print(f"    {name:<32} {_spread(values, ' ms', 3)}", flush=True)
     largest = max(sizes)
     plan = _explain(threads[largest])
-    print(f"  EXPLAIN at {largest:,} events:")
+    print(f"  EXPLAIN (ORM query) at {largest:,} events:")
     for line in plan:
         print(f"    {line}")
     assert any("message_unique_thread_seq" in line for line in plan), "index not used"
     smallest = min(sizes)
     print(
-        f"  ratio {largest:,} / {smallest:,} events = {timings[largest] / timings[smallest]:.2f}x"
+        f"  lean median {largest:,} / {smallest:,} events ="
+        f" {lean_median[largest] / lean_median[smallest]:.2f}x"
         f"  (the thread is {largest // smallest}x larger)",
         flush=True,
     )
     return threads
+
+
+def _explain_db_ms(thread) -> str:
+    plan = _explain(thread)
+    return next(x for x in plan if x.startswith("Execution Time")).split(":")[1].strip()
 
 
 def bench_rebuild(ws, threads, reps: int = 3) -> None:
@@ -279,6 +328,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="300 posts, threads of 10k and 100k events."
     )
+    parser.add_argument("--only", choices=["write", "read", "rebuild"], help="Run one part.")
     args = parser.parse_args()
     if args.quick:
         args.posts, args.sizes = 300, "10000,100000"
@@ -289,16 +339,21 @@ def main() -> None:
     _setup()
     tag = uuid.uuid4().hex[:8]
     ws, user = _world(tag)
-    print(f"statements per message_post (besides BEGIN/COMMIT): {statements_per_post(ws, user)}")
-    ratios, per_post = [], []
-    for _ in range(args.reps):
-        ratio, ms = bench_write(ws, user, args.posts)
-        ratios.append(ratio)
-        per_post.append(ms)
-    print(f"write over {args.reps} reps: service/bare(event+view) {_spread(ratios)}")
-    print(f"  service ms/post {_spread(per_post, ' ms')}", flush=True)
-    threads = bench_read(ws, user, [int(s) for s in args.sizes.split(",")])
-    bench_rebuild(ws, threads, args.reps)
+    if args.only in (None, "write"):
+        statements = statements_per_post(ws, user)
+        print(f"statements per message_post (besides BEGIN/COMMIT): {statements}")
+        ratios, per_post = [], []
+        for _ in range(args.reps):
+            ratio, ms = bench_write(ws, user, args.posts)
+            ratios.append(ratio)
+            per_post.append(ms)
+        print(f"write over {args.reps} reps: service/bare(event+view) {_spread(ratios)}")
+        print(f"  service ms/post {_spread(per_post, ' ms')}", flush=True)
+    if args.only in (None, "read", "rebuild"):
+        sizes = [int(s) for s in args.sizes.split(",")]
+        threads = bench_read(ws, user, sizes, reps=args.reps if args.only != "rebuild" else 1)
+        if args.only in (None, "rebuild"):
+            bench_rebuild(ws, threads, args.reps)
 
 
 if __name__ == "__main__":

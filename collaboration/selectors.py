@@ -12,6 +12,7 @@ from workspaces.models import Workspace
 
 from . import presence, private
 from .models import Comment, Message, MessageEvent, Notification, Thread
+from .rows import message_rows
 
 
 def comment_list(*, workspace: Workspace, project_id=None) -> QuerySet[Comment]:
@@ -62,7 +63,7 @@ def thread_get(*, workspace: Workspace, thread_id, user=None) -> Thread:
 
 @dataclass(frozen=True)
 class MessagePage:
-    messages: list[Message]  # oldest first, newest last
+    messages: list  # Message or rows.MessageRow; oldest first, newest last
     has_more: bool  # older messages exist before the first one
 
 
@@ -78,6 +79,15 @@ def message_page(*, thread: Thread, before_seq: int | None = None, limit: int = 
     rows = list(qs.order_by("-seq")[: limit + 1])
     has_more = len(rows) > limit
     return MessagePage(messages=rows[:limit][::-1], has_more=has_more)
+
+
+def message_rows_page(
+    *, thread: Thread, before_seq: int | None = None, limit: int = 50
+) -> MessagePage:
+    """`message_page` as plain `rows.MessageRow`s from one query, no model instances:
+    what the API list and the thread page read (same rows, same order)."""
+    found = message_rows(thread_id=thread.pk, before_seq=before_seq, limit=limit + 1)
+    return MessagePage(messages=found[:limit][::-1], has_more=len(found) > limit)
 
 
 def message_get(*, thread: Thread, message_id) -> Message:

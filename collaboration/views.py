@@ -106,7 +106,7 @@ def thread_detail(request, access, thread_id):
         workspace=access.workspace, thread_id=thread_id, user=request.user
     )
     before = request.GET.get("before_seq")
-    page = selectors.message_page(
+    page = selectors.message_rows_page(
         thread=thread,
         before_seq=int(before) if before and before.isdigit() else None,
         limit=MESSAGES_SHOWN,
@@ -176,7 +176,7 @@ def message_post(request, access, thread_id):
             response["HX-Trigger"] = "chat-updated"
             return response
     template = "collaboration/_message_form.html" if request.htmx else "collaboration/thread.html"
-    page = selectors.message_page(thread=thread, limit=MESSAGES_SHOWN)
+    page = selectors.message_rows_page(thread=thread, limit=MESSAGES_SHOWN)
     members = list(selectors.presence_list(workspace=access.workspace, viewer=request.user))
     context = _chat_context(request, access, thread, members=members, form=form, page=page)
     context.update(

@@ -138,6 +138,35 @@ class MessageOutput(serializers.ModelSerializer):
         ]
 
 
+def message_rows_data(rows) -> list[dict]:
+    """`MessageOutput(messages, many=True).data` for `rows.MessageRow`s, without the
+    serializer machinery: the same keys in the same order, the same values (thread as its
+    UUID like the PrimaryKeyRelatedField, ids as str, datetimes through DRF's own
+    DateTimeField so format and time zone match). A test holds the two equal."""
+    when = serializers.DateTimeField().to_representation
+    out = []
+    for m in rows:
+        a = m.author
+        out.append(
+            {
+                "id": str(m.id),
+                "thread": m.thread_id,
+                "seq": m.seq,
+                "author": {"id": str(a.id), "handle": a.handle, "display_name": a.display_name},
+                "body": m.body,
+                "client_id": m.client_id,
+                "posted_at": when(m.posted_at),
+                "edited": m.edited,
+                "edited_at": when(m.edited_at) if m.edited_at else None,
+                "deleted": m.deleted,
+                "deleted_at": when(m.deleted_at) if m.deleted_at else None,
+                "reactions": {str(k): [str(u) for u in v] for k, v in m.reactions.items()},
+                "last_event_seq": m.last_event_seq,
+            }
+        )
+    return out
+
+
 class MessagePageOutput(serializers.Serializer):
     results = MessageOutput(many=True)
     has_more = serializers.BooleanField(help_text="Older messages exist.")

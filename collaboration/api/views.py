@@ -110,13 +110,13 @@ class MessageViewSet(ThreadChildViewSet):
     def list(self, request, **kwargs):
         """The newest `limit` messages, newest last; page back with `?before_seq=`."""
         query = self._query(s.MessageListQuery)
-        page = selectors.message_page(
+        page = selectors.message_rows_page(
             thread=self.thread, before_seq=query.get("before_seq"), limit=query["limit"]
         )
         first = page.messages[0].seq if page.messages else None
         return Response(
             {
-                "results": s.MessageOutput(page.messages, many=True).data,
+                "results": s.message_rows_data(page.messages),
                 "has_more": page.has_more,
                 "next_before_seq": first if page.has_more else None,
             }
