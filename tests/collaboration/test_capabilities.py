@@ -160,3 +160,17 @@ def test_a_denial_of_moderate_is_refused_by_validation(world):
 
     with pytest.raises(ValidationError):
         Capability(user=world.member, capability="moderate", denied=True).full_clean()
+
+
+def test_the_admin_records_a_denial_and_refuses_one_of_moderate(client, world):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    url = "/admin/accounts/capability/add/"
+    body = {"user": str(world.member.pk), "capability": "deploy", "denied": "on"}
+    assert client.post(url, body).status_code == 302
+    cap = Capability.objects.get(user=world.member, capability="deploy")
+    assert cap.denied and cap.history.get().history_user == staff
+    assert not selectors.capability_has(user=world.member, capability="deploy")
+    refused = client.post(url, {**body, "capability": "moderate"})
+    assert refused.status_code == 200 and "Only a default capability" in refused.content.decode()
+    assert not Capability.objects.filter(capability="moderate").exists()
