@@ -174,3 +174,10 @@ def test_the_admin_records_a_denial_and_refuses_one_of_moderate(client, world):
     refused = client.post(url, {**body, "capability": "moderate"})
     assert refused.status_code == 200 and "Only a default capability" in refused.content.decode()
     assert not Capability.objects.filter(capability="moderate").exists()
+
+
+def test_capability_history_stays_immutable_after_the_denied_column(world):
+    """On SQLite accounts.0008 rebuilt the history table; its triggers are back."""
+    from governance.immutability import is_immutable
+
+    assert is_immutable("accounts_historicalcapability")
