@@ -134,10 +134,10 @@ class CapabilityAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     """Granted with the add form and revoked with the action, both through the services
     (history names the staff user); never deleted as a row from here."""
 
-    list_display = ["user", "capability", "created_at"]
-    list_filter = ["capability"]
+    list_display = ["user", "capability", "denied", "created_at"]
+    list_filter = ["capability", "denied"]
     search_fields = ["user__handle"]
-    fields = ["user", "capability"]
+    fields = ["user", "capability", "denied"]
     autocomplete_fields = ["user"]
     actions = ["revoke"]
 
@@ -146,9 +146,21 @@ class CapabilityAdmin(ReadOnlyAdminMixin, HistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         services.capability_check_granter(actor=request.user)
-        cap = services.capability_grant(
-            user=obj.user, capability=obj.capability, actor=request.user, reason="granted in admin"
-        )
+        if obj.denied:  # a denial of a default capability: revoke it
+            services.capability_revoke(
+                user=obj.user,
+                capability=obj.capability,
+                actor=request.user,
+                reason="revoked in admin",
+            )
+            cap = Capability.objects.get(user=obj.user, capability=obj.capability)
+        else:
+            cap = services.capability_grant(
+                user=obj.user,
+                capability=obj.capability,
+                actor=request.user,
+                reason="granted in admin",
+            )
         obj.pk, obj._state.adding, obj._state.db = cap.pk, False, cap._state.db
 
     @admin.action(description="Revoke the selected capabilities")

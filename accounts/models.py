@@ -2,6 +2,7 @@
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -171,6 +172,18 @@ class CapabilityName(models.TextChoices):
     CHAT = "chat", "Chat"
 
 
+# Held by every active user unless an operator revokes them for that user (a denial row);
+# everything else (`moderate`) is held only with an explicit grant row. See docs/safety.md.
+DEFAULT_CAPABILITIES = frozenset(
+    {
+        CapabilityName.CREATE_PROJECTS,
+        CapabilityName.DEPLOY,
+        CapabilityName.USE_AI,
+        CapabilityName.CHAT,
+    }
+)
+
+
 @data_class(
     DataClass.CRITICAL,
     tenant=GLOBAL,
@@ -179,6 +192,10 @@ class CapabilityName(models.TextChoices):
 class Capability(BaseModel):
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="capabilities")
     capability = models.CharField(max_length=32, choices=CapabilityName.choices)
+    denied = models.BooleanField(
+        default=False,
+        help_text="A denial: the user does not hold this default capability (revoked).",
+    )
 
     history = HistoricalRecords()
 
@@ -195,7 +212,15 @@ class Capability(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.capability}"
+        state = " (denied)" if self.denied else ""
+        return f"{self.user}: {self.capability}{state}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.denied and self.capability not in DEFAULT_CAPABILITIES:
+            raise ValidationError(
+                {"denied": "Only a default capability can be denied; revoke a grant instead."}
+            )
 
 
 @data_class(

@@ -10,7 +10,7 @@ of a profile records an AuditEvent naming the reader.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 
 from common.exceptions import Forbidden, NotFound, ValidationFailed
 from governance.history import save_tracked
@@ -19,6 +19,7 @@ from governance.services import audit_record
 
 from . import crypto
 from .models import (
+    Capability,
     CapabilityName,
     ModerationAction,
     ModerationType,
@@ -79,6 +80,16 @@ def moderation_action_create(
     return action
 
 
+def _last_mute_or_restore():
+    return (
+        ModerationAction.objects.filter(
+            user=OuterRef("pk"), type__in=[ModerationType.MUTE, ModerationType.RESTORE]
+        )
+        .order_by("-created_at")
+        .values("type")[:1]
+    )
+
+
 def user_is_muted(user) -> bool:
     """True when the user's latest mute/restore action is a mute."""
     last = (
@@ -90,6 +101,29 @@ def user_is_muted(user) -> bool:
         .first()
     )
     return last == ModerationType.MUTE
+
+
+def check_can_write(user, *, chat: bool) -> None:
+    """Refuse (403) a muted user's chat message or comment, and (`chat=True`) a message by
+    a user whose `chat` capability an operator revoked. One statement for both reads."""
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            last=Subquery(_last_mute_or_restore()),
+            chat_denied=Exists(
+                Capability.objects.filter(
+                    user=OuterRef("pk"), capability=CapabilityName.CHAT, denied=True
+                )
+            ),
+        )
+        .values_list("last", "chat_denied")
+        .first()
+    )
+    last, chat_denied = row or (None, False)
+    if last == ModerationType.MUTE:
+        raise Forbidden("You are muted by a moderator and cannot post.")
+    if chat and chat_denied:
+        raise Forbidden("Your chat capability has been revoked by an operator (posting messages).")
 
 
 def moderation_queue(*, actor: User):

@@ -89,20 +89,30 @@ def invitation_for_token(*, token: str) -> Invitation | None:
 
 
 def capability_has(*, user, capability: str) -> bool:
-    """True when an active user holds the capability (granted explicitly; no implicit
-    superuser bypass, so every holder is on record)."""
-    from .models import Capability
+    """True when an active user holds the capability. A default capability
+    (`DEFAULT_CAPABILITIES`: deploy, use_ai, chat, create_projects) is held unless an
+    operator revoked it for this user (a denial row); any other (`moderate`) only with an
+    explicit grant row (no implicit superuser bypass, so every holder is on record)."""
+    from .models import DEFAULT_CAPABILITIES, Capability
 
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    return Capability.objects.filter(user=user, capability=capability).exists()
+    rows = Capability.objects.filter(user=user, capability=capability)
+    if capability in DEFAULT_CAPABILITIES:
+        return not rows.filter(denied=True).exists()
+    return rows.filter(denied=False).exists()
 
 
-def capability_require(*, user, capability: str) -> None:
+def capability_require(*, user, capability: str, what: str = "") -> None:
     """Raise Forbidden (403) unless the user holds the capability."""
     from common.exceptions import Forbidden
 
+    from .models import DEFAULT_CAPABILITIES
+
     if not capability_has(user=user, capability=capability):
+        if capability in DEFAULT_CAPABILITIES:
+            doing = f" ({what})" if what else ""
+            raise Forbidden(f"Your {capability} capability has been revoked by an operator{doing}.")
         raise Forbidden(f"This needs the {capability} capability.")
 
 

@@ -189,6 +189,10 @@ def capability_grant(
         cap = Capability(user=user, capability=capability)
         save_tracked(cap, actor=actor, reason=reason or f"capability {capability} granted")
         _audit_moderator_change(user=user, capability=capability, actor=actor, granted=True)
+    elif cap.denied:
+        # a default capability revoked earlier: lift the denial (history keeps both)
+        cap.denied = False
+        save_tracked(cap, actor=actor, reason=reason or f"capability {capability} granted again")
     return cap
 
 
@@ -212,8 +216,21 @@ def _audit_moderator_change(*, user: User, capability: str, actor, granted: bool
 
 @transaction.atomic
 def capability_revoke(*, user: User, capability: str, actor: User | None, reason: str = "") -> bool:
-    """Revoke a capability; the history keeps the deleted row. False when it was not held."""
+    """Revoke a capability. A default capability (deploy, use_ai, chat, create_projects)
+    is revoked by a denial row (`denied=True`); a granted one (`moderate`) by deleting its
+    row. History keeps every change. False when it was not held."""
+    from .models import DEFAULT_CAPABILITIES, CapabilityName
+
+    if capability not in CapabilityName.values:
+        return False
     cap = Capability.objects.filter(user=user, capability=capability).first()
+    if capability in DEFAULT_CAPABILITIES:
+        if cap is not None and cap.denied:
+            return False
+        cap = cap or Capability(user=user, capability=capability)
+        cap.denied = True
+        save_tracked(cap, actor=actor, reason=reason or f"capability {capability} revoked")
+        return True
     if cap is None:
         return False
     cap._history_user = actor

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts import graph
 from accounts.models import AgeLayer, User
-from common.exceptions import Forbidden, NotFound, ValidationFailed
+from common.exceptions import NotFound, ValidationFailed
 from governance.history import save_tracked
 from workspaces.models import Workspace
 
@@ -80,12 +80,12 @@ def private_thread_create(
 
 
 def check_can_post(*, thread: Thread, actor: User) -> None:
-    """Refuse a post by a muted user (403), in a private thread by a non-participant (404),
-    or in a direct message across a block (400)."""
-    from accounts.moderation import user_is_muted
+    """Refuse a post by a muted user or one whose `chat` capability was revoked (403; one
+    statement for both), in a private thread by a non-participant (404), or in a direct
+    message across a block (400)."""
+    from accounts.moderation import check_can_write
 
-    if user_is_muted(actor):
-        raise Forbidden("You are muted by a moderator and cannot post.")
+    check_can_write(actor, chat=True)
     ids = participant_ids(thread)
     if not ids:
         return

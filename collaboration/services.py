@@ -145,6 +145,9 @@ def comment_create(
 ) -> Comment:
     if project.workspace_id != workspace.pk:
         raise ValidationFailed("No project with this id here.", field="project")
+    from accounts.moderation import check_can_write
+
+    check_can_write(actor, chat=False)  # a muted user cannot comment either (403)
     if parent is not None:
         # Fresh and locked: a reply must not land on a comment deleted meanwhile.
         parent = Comment.objects.select_for_update().get(pk=parent.pk)

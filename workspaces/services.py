@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
-from accounts.models import Role, Team, User, role_at_least
-from accounts.selectors import team_role
+from accounts.models import CapabilityName, Role, Team, User, role_at_least
+from accounts.selectors import capability_require, team_role
 from common import limits
 from common.exceptions import Conflict, Forbidden
 from governance.history import save_tracked
@@ -44,6 +44,10 @@ def workspace_update(*, workspace: Workspace, actor: User, **fields) -> Workspac
 def project_create(
     *, workspace: Workspace, name: str, slug: str, actor: User, description: str = ""
 ) -> Project:
+    if getattr(actor, "is_authenticated", False):  # an operator may revoke it per user (403)
+        capability_require(
+            user=actor, capability=CapabilityName.CREATE_PROJECTS, what="creating projects"
+        )
     if Project.objects.filter(workspace=workspace, slug=slug).exists():
         raise Conflict("A project with this slug already exists here.", field="slug")
     limits.enforce("projects_per_workspace", workspace=workspace, team=workspace.team)

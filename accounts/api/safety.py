@@ -71,6 +71,9 @@ class CapabilityInput(serializers.Serializer):
 class CapabilityOutput(serializers.Serializer):
     user = serializers.UUIDField(source="user_id")
     capability = serializers.CharField()
+    denied = serializers.BooleanField(
+        help_text="True: a default capability revoked for this user (a denial)."
+    )
     granted_at = serializers.DateTimeField(source="created_at")
 
 

@@ -18,8 +18,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import CapabilityName
+from accounts.selectors import capability_require
 from common import credits
-from common.exceptions import Conflict, PaymentRequired, ValidationFailed
+from common.exceptions import Conflict, Forbidden, PaymentRequired, ValidationFailed
 from workspaces.models import Project
 
 from .. import agents
@@ -51,6 +53,13 @@ def _check_agent(agent: str, config: dict) -> None:
         )
 
 
+def _check_use_ai(user) -> None:
+    """An LLM agent spends AI credits: a user whose `use_ai` capability an operator revoked
+    cannot queue one (403) nor have one run. Triggered runs (no user) are the workspace's."""
+    if getattr(user, "is_authenticated", False):
+        capability_require(user=user, capability=CapabilityName.USE_AI, what="AI agent runs")
+
+
 def _dispatch() -> None:
     from ..sync_tasks import agent_runs_tick
 
@@ -78,6 +87,8 @@ def agent_run_enqueue(
     repo = source_repo(project=project)
     config = state_for(repo=repo).settings if repo else {}
     _check_agent(agent, config)
+    if agent not in agents.LOCAL_AGENTS:
+        _check_use_ai(actor)
     run = AgentRun(
         project=project,
         repo=repo,
@@ -187,6 +198,7 @@ def _run_agent(run: AgentRun) -> dict:
     else:
         conf = _agent_config(config, run.agent)
         model = conf.get("model") or ""
+        _check_use_ai(run.created_by)  # revoked since it was queued: fails, nothing spent
         words = sum(len(t.split()) for t in files.values())
         estimate = max(1, math.ceil(words * 1.4 / 1000))  # ~1.4 tokens a word; 1 credit/1k
         credits.spend(
@@ -261,6 +273,8 @@ def _execute(run: AgentRun) -> AgentRun:
         path, sha = _commit_result(run, doc)
     except PaymentRequired as exc:
         return _finish(run, AgentRunStatus.FAILED, error=f"Out of AI credits: {exc.message}")
+    except Forbidden as exc:
+        return _finish(run, AgentRunStatus.FAILED, error=exc.message)
     except (agents.AgentFailed, GitError, df.InvalidFile) as exc:
         if run.attempts < run.max_attempts:
             return _retry_later(run, str(exc))

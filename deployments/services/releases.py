@@ -8,6 +8,8 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import CapabilityName
+from accounts.selectors import capability_require
 from common import events, limits
 from common.exceptions import ValidationFailed
 from workspaces.models import Project
@@ -58,7 +60,10 @@ def deployment_create(
     idempotency_key: str = "",
 ) -> tuple[Deployment, bool]:
     """Ask the deploy provider for a deployment and record it. Production needs an approval
-    of scope deploy.production for this exact payload. Returns (deployment, created)."""
+    of scope deploy.production for this exact payload. Returns (deployment, created).
+    A user whose `deploy` capability an operator revoked is refused (403)."""
+    if getattr(actor, "is_authenticated", False):
+        capability_require(user=actor, capability=CapabilityName.DEPLOY, what="deployments")
     if environment not in Environment.values:
         raise ValidationFailed("Choose preview or production.", field="environment")
     if not COMMIT_SHA.match(commit_sha or ""):

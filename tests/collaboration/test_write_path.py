@@ -23,8 +23,9 @@ def _post_statements(thread, actor, **kwargs):
     return message, [q["sql"] for q in captured.captured_queries]
 
 
-# Two reads come first on every post, before the thread is locked: is the author muted
-# (accounts' moderation log) and is the thread private (its participants). They are the
+# Two reads come first on every post, before the thread is locked: is the author muted or
+# their `chat` capability revoked (one statement on accounts' moderation log with the
+# capability denial as a subquery) and is the thread private (its participants). They are the
 # safety checks of issue 15 and are counted apart from the write path.
 CHECKS = ('FROM "accounts_moderationaction"', 'FROM "collaboration_threadparticipant"')
 
