@@ -36,6 +36,18 @@ def knowledge_panel(request, access, *, project, forms, **page) -> dict:
     }
 
 
+def artifact_citations_panel(request, access, *, project, artifact, **page) -> dict:
+    """The artifact page's Citations section: the chunks of files the artifact rests on."""
+    return {
+        "project": project,
+        "citations": list(
+            Citation.objects.filter(project=project, source_kind="artifact", source_id=artifact.pk)
+            .select_related("file")
+            .order_by("created_at")[:200]
+        ),
+    }
+
+
 def _back(access, project, anchor="knowledge"):
     return redirect(f"/w/{access.workspace.slug}/p/{project.slug}/?tab=knowledge#{anchor}")
 

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tests.factories import ProjectFactory
 from tests.pages import PageContract, signed_in
 from vectors import services
+from vectors.models import Citation
 from workspaces.models import ProjectFile, ProjectSkill
 
 from .helpers import ingest, make_pdf, prose
@@ -27,6 +28,43 @@ class TestFilePage(PageContract):
         return (
             f"/w/{world.workspace.slug}/p/{filled.project.slug}/files/{world.context['file'].pk}/"
         )
+
+
+def _cited_artifact(world, project, n: int):
+    """n versions of one text artifact, the newest citing n passages of an ingested file."""
+    from deployments.services import artifact_create
+
+    for i in range(n):
+        artifact = artifact_create(
+            project=project,
+            kind="report",
+            logical_key="coast",
+            content=f"Report {i}: tides rise twice a day.".encode(),
+            content_type="text/plain",
+            actor=world.member,
+        )
+    file = ingest(project, b"Tides rise twice a day. Seals rest in the lagoon.")
+    for _ in range(n):
+        services.citation_create(
+            project=project,
+            source_kind="artifact",
+            source_id=artifact.pk,
+            file_id=file.pk,
+            quote="Seals rest",
+            actor=world.member,
+        )
+    return artifact, file
+
+
+class TestArtifactPage(PageContract):
+    queries = 9
+
+    def url(self, world, filled):
+        if "artifact" not in world.context:
+            n = filled.project.artifacts.count()  # FEW or MANY rows, as fill() made
+            world.context["artifact"], _ = _cited_artifact(world, filled.project, n)
+        artifact = world.context["artifact"]
+        return f"/w/{world.workspace.slug}/p/{filled.project.slug}/artifacts/{artifact.pk}/"
 
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +229,33 @@ def test_viewer_cannot_edit_or_delete_skills_and_stranger_gets_404(world, projec
         == 404
     )
     assert ProjectSkill.objects.filter(pk=foreign.pk).exists()
+
+
+def test_artifact_page_lists_versions_and_citations_linking_to_the_file(world, project):
+    project.workspace = world.workspace
+    project.save(update_fields=["workspace"])
+    artifact, file = _cited_artifact(world, project, 2)
+    client = signed_in(world.viewer)
+    tab = client.get(_project_url(world, project) + "?tab=artifacts").content.decode()
+    page_url = _project_url(world, project) + f"artifacts/{artifact.pk}/"
+    assert f'href="{page_url}"' in tab
+    body = client.get(page_url).content.decode()
+    assert f'href="{page_url}download/"' in body and "v2" in body
+    older = artifact.__class__.objects.get(project=project, version=1)
+    assert f'href="{_project_url(world, project)}artifacts/{older.pk}/"' in body
+    assert "“Seals rest”" in body
+    citation = Citation.objects.filter(source_id=artifact.pk).first()
+    anchor = (
+        f"#page-{citation.page_start}"
+        if citation.page_start
+        else (f"#chunk-{citation.chunk_id}" if citation.chunk_id else "")
+    )
+    assert f'href="{_project_url(world, project)}files/{file.pk}/{anchor}"' in body
+    assert file.name in body
+    file_page = client.get(_project_url(world, project) + f"files/{file.pk}/").content.decode()
+    assert f'href="{page_url}"' in file_page  # and the file page links back to the artifact
+    other = ProjectFactory(workspace=world.workspace)
+    assert (
+        client.get(f"/w/{world.workspace.slug}/p/{other.slug}/artifacts/{artifact.pk}/").status_code
+        == 404
+    )
