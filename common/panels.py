@@ -7,7 +7,9 @@ panels of its slot and renders each one's template with the context its provider
 A provider is a normal page function: it calls the owning app's selectors, nothing else.
 
 Slots: "header" (every /w/ page: e.g. the unread badge), "workspace" (`/w/<slug>/`),
-"project" (`/w/<slug>/p/<project_slug>/`), "settings" (`/w/<slug>/settings/`).
+"project" (`/w/<slug>/p/<project_slug>/`), "settings" (`/w/<slug>/settings/`),
+"artifact" (an artifact's page `/w/<slug>/p/<project_slug>/artifacts/<id>/`, owned by
+deployments; page objects project=..., artifact=...: vectors lists its citations there).
 """
 
 from collections.abc import Callable

@@ -6,9 +6,11 @@ class DeploymentsConfig(AppConfig):
     verbose_name = "Deployments"
 
     def ready(self) -> None:
-        from common import panels
+        from common import indexing, panels
 
-        from . import sync_pages, views
+        from . import selectors, sync_pages, views
+
+        indexing.register_artifact_source(selectors.artifact_versions_for_index)
 
         for order, (name, title, provider) in enumerate(
             [

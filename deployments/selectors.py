@@ -214,6 +214,17 @@ def runs_with_steps(*, project: Project) -> QuerySet[Run]:
     )
 
 
+def artifact_versions_for_index(project_id: str) -> list[dict]:
+    """Every artifact version of a project as the indexing port's dicts (reindex source)."""
+    from common.indexing import ARTIFACT_FIELDS
+
+    return list(
+        Artifact.objects.filter(project_id=project_id)
+        .order_by("kind", "logical_key", "version")
+        .values("id", *ARTIFACT_FIELDS)
+    )
+
+
 def artifact_get(*, project: Project, artifact_id) -> Artifact:
     artifact = artifact_list(project=project).filter(pk=artifact_id).first()
     if artifact is None:

@@ -25,6 +25,7 @@ urlpatterns = [
     path(P + "previews/<uuid:preview_id>/rollback/", views.preview_rollback, name="rollback"),
     path(P + "repo-sync/", sync_pages.repo_sync_section, name="repo-sync"),
     path(P + "repo-sync/settings/", sync_pages.repo_settings_submit, name="repo-settings"),
+    path(P + "artifacts/<uuid:artifact_id>/", views.artifact_detail, name="artifact"),
     path(
         P + "artifacts/<uuid:artifact_id>/download/",
         views.artifact_download,

@@ -14,6 +14,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import BearerTokenAuthentication
 from accounts.models import Role
+from common import panels
 from common.exceptions import NotFound, ServiceError
 from workspaces.pages import form_error, page_context, paginate, workspace_page
 from workspaces.views import project_get_by_slug, project_response
@@ -225,6 +226,35 @@ def artifact_download(request, access, project_slug, artifact_id):
     response["Content-Disposition"] = f'attachment; filename="{artifact.kind}-v{artifact.version}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@workspace_page()
+@require_safe
+def artifact_detail(request, access, project_slug, artifact_id):
+    """One artifact version: download, every version of its key, and what apps above add
+    through the "artifact" panels slot (vectors: the citations it rests on)."""
+    project = project_get_by_slug(access, project_slug)
+    artifact = selectors.artifact_get(project=project, artifact_id=artifact_id)
+    versions = list(
+        selectors.artifact_list(
+            project=project, kind=artifact.kind, logical_key=artifact.logical_key
+        )[:50]
+    )
+    return render(
+        request,
+        "deployments/artifact.html",
+        page_context(
+            request,
+            access,
+            nav="overview",
+            project=project,
+            artifact=artifact,
+            versions=versions,
+            artifact_panels=panels.render_slot(
+                "artifact", request, access, project=project, artifact=artifact
+            ),
+        ),
+    )
 
 
 # --- the project page's sections (registered as panels in apps.ready) ------------------------

@@ -31,3 +31,12 @@ class VectorsConfig(AppConfig):
                 15,
             )
         )
+        panels.register(
+            panels.Panel(
+                "artifact",
+                "citations",
+                "Citations",
+                "vectors/_artifact_citations.html",
+                views.artifact_citations_panel,
+            )
+        )

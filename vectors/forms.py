@@ -12,6 +12,18 @@ class SkillForm(forms.Form):
     content = forms.CharField(widget=forms.Textarea, required=False)
 
 
+class SkillEditForm(forms.Form):
+    """Edit one skill; `skill_id` says which row of the Files tab re-shows it on error."""
+
+    name = forms.CharField(max_length=120, required=False)
+    description = forms.CharField(widget=forms.Textarea, required=False)
+    content = forms.CharField(widget=forms.Textarea, required=False)
+
+    def __init__(self, *args, skill_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skill_id = skill_id
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(max_length=2000, required=False, label="Query")
     mode = forms.ChoiceField(

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common import indexing
 from common.exceptions import NotFound, ValidationFailed
 from workspaces import knowledge
 from workspaces.models import FileStatus, Project, ProjectFile
@@ -232,13 +233,16 @@ def artifact_ingest(
     version: int,
     blob_path: str,
     content_type: str = "",
+    force: bool = False,
 ) -> int:
     """Index one artifact version in `project:{id}:artifacts`; returns the chunks written.
-    Artifact versions are write-once, so a version already indexed is left alone."""
+    Artifact versions are write-once, so a version already indexed is left alone unless
+    `force` (reindex), which replaces its chunks atomically."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return 0
-    if Chunk.objects.filter(source_id=artifact_id).exists():
+    old = list(Chunk.objects.filter(source_id=artifact_id).values_list("id", flat=True))
+    if old and not force:
         return 0
     if not (content_type or "").startswith(TEXT_ARTIFACT_TYPES):
         return 0
@@ -282,7 +286,7 @@ def artifact_ingest(
         _replace_chunks(
             project=project,
             namespace=namespace,
-            old=[],
+            old=old,
             chunks=chunks,
             vectors=vectors,
             model=model,
@@ -423,6 +427,16 @@ def project_reindex(*, project: Project) -> int:
     for file in files:
         file_ingest(file_id=file.pk, force=True)
     return len(files)
+
+
+def project_artifacts_reindex(*, project: Project) -> int:
+    """Rebuild every artifact chunk of `project` from its artifact versions, listed by
+    deployments through the `common.indexing` port; returns the versions indexed."""
+    versions = indexing.artifact_versions(project.pk)
+    for row in versions:
+        row = dict(row)
+        artifact_ingest(artifact_id=row.pop("id"), force=True, **row)
+    return len(versions)
 
 
 def recall_alert() -> float:

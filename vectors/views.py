@@ -10,12 +10,15 @@ from workspaces.pages import form_error, page_context, paginate, workspace_page
 from workspaces.views import project_get_by_slug, project_response
 
 from . import services
-from .forms import FileUploadForm, SearchForm, SkillForm
+from .forms import FileUploadForm, SearchForm, SkillEditForm, SkillForm
 from .models import Chunk, Citation
 
 
 def knowledge_panel(request, access, *, project, forms, **page) -> dict:
-    """The project page's Files section: files, skills, upload and skill forms."""
+    """The project page's Files section: files, skills, upload and skill forms.
+
+    A skill's edit form that failed (`forms["skill_edit"]`) is re-shown, open, in its row."""
+    edit = forms.get("skill_edit")
     return {
         "project": project,
         "files": paginate(
@@ -24,9 +27,24 @@ def knowledge_panel(request, access, *, project, forms, **page) -> dict:
             param="files_page",
             per_page=10,
         ),
-        "skills": list(ProjectSkill.objects.filter(project=project).order_by("name_norm")[:50]),
+        "skills": [
+            {"skill": s, "form": edit if edit is not None and edit.skill_id == s.pk else None}
+            for s in ProjectSkill.objects.filter(project=project).order_by("name_norm")[:50]
+        ],
         "upload_form": forms.get("upload") or FileUploadForm(),
         "skill_form": forms.get("skill") or SkillForm(),
+    }
+
+
+def artifact_citations_panel(request, access, *, project, artifact, **page) -> dict:
+    """The artifact page's Citations section: the chunks of files the artifact rests on."""
+    return {
+        "project": project,
+        "citations": list(
+            Citation.objects.filter(project=project, source_kind="artifact", source_id=artifact.pk)
+            .select_related("file")
+            .order_by("created_at")[:200]
+        ),
     }
 
 
@@ -69,6 +87,31 @@ def skill_create(request, access, project_slug):
         else:
             return _back(access, project)
     return project_response(request, access, project, forms={"skill": form}, tab="knowledge")
+
+
+@workspace_page()
+@require_POST
+def skill_update(request, access, project_slug, skill_id):
+    project = project_get_by_slug(access, project_slug)
+    skill = knowledge.project_skill_get(project=project, skill_id=skill_id)
+    form = SkillEditForm(request.POST, skill_id=skill.pk)
+    if form.is_valid():
+        try:
+            knowledge.project_skill_update(skill=skill, actor=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form_error(form, exc)
+        else:
+            return _back(access, project, f"skill-{skill.pk}")
+    return project_response(request, access, project, forms={"skill_edit": form}, tab="knowledge")
+
+
+@workspace_page()
+@require_POST
+def skill_delete(request, access, project_slug, skill_id):
+    project = project_get_by_slug(access, project_slug)
+    skill = knowledge.project_skill_get(project=project, skill_id=skill_id)
+    knowledge.project_skill_delete(skill=skill, actor=request.user)
+    return _back(access, project, "skills")
 
 
 @workspace_page()

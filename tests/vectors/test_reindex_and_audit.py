@@ -96,3 +96,49 @@ def test_recall_audit_is_in_the_beat_schedule():
     assert entry["task"] == "vectors.recall_audit"
     assert "vectors-recall-audit" in celery_app.conf.beat_schedule
     assert "vectors.recall_audit" in celery_app.tasks
+
+
+def test_reindex_reproduces_the_same_artifact_chunk_set(project, embedder):
+    """Artifact versions come back through the common.indexing port deployments fills."""
+    from common import indexing
+    from deployments.services import artifact_create
+
+    other = ProjectFactory()
+    made = []
+    for p, key, text in [
+        (project, "coast", prose(30, 900)),
+        (project, "coast", prose(31, 300)),
+        (project, "notes", prose(32, 200)),
+        (other, "coast", prose(33, 200)),
+    ]:
+        artifact = artifact_create(
+            project=p,
+            kind="report",
+            logical_key=key,
+            content=text.encode(),
+            content_type="text/plain",
+        )
+        made.append(artifact)
+    artifact_create(project=project, kind="bin", logical_key="blob", content=b"\x00\x01")
+    # the on-commit task does not run inside the test transaction: index as the task would
+    for a in made:
+        services.artifact_ingest(
+            artifact_id=a.pk, **{f: getattr(a, f) for f in indexing.ARTIFACT_FIELDS}
+        )
+    assert {r["id"] for r in indexing.artifact_versions(project.pk)} >= {a.pk for a in made[:3]}
+    artifact_rows = Chunk.objects.filter(type="artifact")
+    before = _chunk_set()
+    assert artifact_rows.count() >= 4
+    vectors_before = dict(Embedding.objects.values_list("chunk_id", "vector"))
+    artifact_rows.delete()
+    out = io.StringIO()
+    call_command("reindex", stdout=out)
+    assert "5 artifact versions reindexed" in out.getvalue()  # the binary one indexes nothing
+    assert _chunk_set() == before
+    after = dict(Embedding.objects.values_list("chunk_id", "vector"))
+    assert after.keys() == vectors_before.keys()
+    # a second reindex replaces in place: the same set, no duplicates
+    call_command("reindex", "--project", str(project.pk), stdout=io.StringIO())
+    assert _chunk_set() == before
+    hits = services.search(project=project, query=prose(32, 200)[:60], namespace="artifacts")
+    assert hits and all(h["type"] == "artifact" for h in hits)

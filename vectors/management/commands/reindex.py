@@ -1,4 +1,5 @@
-"""`manage.py reindex [--project ID]`: rebuild file chunks and embeddings from the files."""
+"""`manage.py reindex [--project ID]`: rebuild chunks and embeddings from the files and
+from the artifact versions (listed by deployments through `common.indexing`)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,7 +8,10 @@ from workspaces.models import Project
 
 
 class Command(BaseCommand):
-    help = "Rebuild every project's file chunks (or one project's) from its stored files."
+    help = (
+        "Rebuild every project's file and artifact chunks (or one project's) from its stored "
+        "files and artifact versions."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--project", help="Project id (default: every project).")
@@ -22,9 +26,14 @@ class Command(BaseCommand):
                 found = False
             if not found:
                 raise CommandError(f"No project with id {options['project']}.")
-        total = 0
+        total = artifacts = 0
         for project in projects:
             count = services.project_reindex(project=project)
+            versions = services.project_artifacts_reindex(project=project)
             total += count
-            self.stdout.write(f"{project.pk}: {count} files reindexed")
+            artifacts += versions
+            self.stdout.write(
+                f"{project.pk}: {count} files, {versions} artifact versions reindexed"
+            )
         self.stdout.write(f"{total} files reindexed")
+        self.stdout.write(f"{artifacts} artifact versions reindexed")
