@@ -32,6 +32,8 @@ DESCRIPTIONS = {
 }
 WRITE = {"post", "put", "patch", "delete"}
 UPSTREAM = ("/deployments/", "/repos/", "/infra-resources/")
+# Reads that check stored bytes against their checksum answer 409 on a mismatch.
+CHECKSUMMED = ("/artifacts/{id}/download/",)
 
 
 def _codes(path: str, method: str, operation: dict) -> list[str]:
@@ -46,7 +48,7 @@ def _codes(path: str, method: str, operation: dict) -> list[str]:
         codes.append("403")
     if "{" in path:
         codes.append("404")
-    if method in WRITE and "{" in path:
+    if (method in WRITE and "{" in path) or path.endswith(CHECKSUMMED):
         codes.append("409")
     if has_body:
         codes.append("413")
