@@ -71,3 +71,12 @@ def test_artifact_download_documents_its_bytes_and_json_errors(schema):
     assert list(responses["200"]["content"]) == ["*/*"]  # the artifact's own content type
     for code in ("401", "403", "404", "409"):
         assert list(responses[code]["content"]) == ["application/json"], code
+
+
+@pytest.mark.django_db
+def test_an_unmatched_api_path_is_a_json_404():
+    response = Client().get("/api/v1/workspaces/st/threads/null,null/messages/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert Client().get("/api/v1/teams").status_code == 301  # APPEND_SLASH still redirects
