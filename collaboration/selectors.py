@@ -90,6 +90,35 @@ def message_rows_page(
     return MessagePage(messages=found[:limit][::-1], has_more=len(found) > limit)
 
 
+# `count` of a message page stops here: counting walks the thread's rows, so the
+# cost is bounded like the page itself (a longer thread reports MESSAGE_COUNT_CAP).
+MESSAGE_COUNT_CAP = 10_000
+
+
+def message_count(*, thread: Thread) -> int:
+    """How many messages the thread holds, counted up to MESSAGE_COUNT_CAP (one query)."""
+    return Message.objects.filter(thread=thread).order_by()[:MESSAGE_COUNT_CAP].count()
+
+
+def message_newer_page_before_seq(
+    *, thread: Thread, before_seq: int, limit: int
+) -> tuple[bool, int | None]:
+    """Where the page newer than the one ending before `before_seq` starts.
+
+    Returns (exists, its before_seq): the newer page holds the `limit` oldest messages
+    at or after `before_seq`; its own `before_seq` is the seq just past them, None
+    when it reaches the newest message (the first page). One query on the seq index.
+    """
+    seqs = list(
+        Message.objects.filter(thread=thread, seq__gte=before_seq)
+        .order_by("seq")
+        .values_list("seq", flat=True)[: limit + 1]
+    )
+    if not seqs:
+        return False, None
+    return True, (seqs[limit] if len(seqs) > limit else None)
+
+
 def message_get(*, thread: Thread, message_id) -> Message:
     message = Message.objects.filter(thread=thread, pk=message_id).select_related("author").first()
     if message is None:

@@ -374,6 +374,14 @@ def message_post(
         if first is not None:
             return Message.objects.get(pk=first), False
     message = _append_text_and_view(thread=thread, actor=actor, body=body, client_id=client_id)
+    # The outbox, in the post's transaction (a retry with a known client_id emits nothing).
+    # Costs one indexed read of the workspace's active endpoints, plus one insert only
+    # when an endpoint is subscribed.
+    webhook_outbox_write(
+        workspace_id=thread.workspace_id, event_type="message.created",
+        data={"id": str(message.pk), "thread": str(thread.pk), "seq": message.seq,
+              "author": str(actor.pk), "body": message.body[:2000]},
+    )  # fmt: skip
     _notify_mentions_on_commit(
         workspace=thread.workspace,
         actor=actor,

@@ -18,7 +18,8 @@ ERROR_SCHEMA = {
         "detail": {"type": "string"},
         "code": {"type": "string"},
     },
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    # One list of messages per field; a nested or listed field nests the same shape.
+    "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
 }
 DESCRIPTIONS = {
     "400": "Invalid input: field errors, or a body that is not storable JSON.",
@@ -32,6 +33,8 @@ DESCRIPTIONS = {
 }
 WRITE = {"post", "put", "patch", "delete"}
 UPSTREAM = ("/deployments/", "/repos/", "/infra-resources/")
+# Reads that check stored bytes against their checksum answer 409 on a mismatch.
+CHECKSUMMED = ("/artifacts/{id}/download/",)
 
 
 def _codes(path: str, method: str, operation: dict) -> list[str]:
@@ -44,9 +47,10 @@ def _codes(path: str, method: str, operation: dict) -> list[str]:
         codes.append("401")
     if "{" in path or not public:
         codes.append("403")
-    if "{" in path:
+    paged = any(p.get("name") == "page" for p in operation.get("parameters", []))
+    if "{" in path or paged:  # a page number past the last page is a 404 too
         codes.append("404")
-    if method in WRITE and "{" in path:
+    if (method in WRITE and "{" in path) or path.endswith(CHECKSUMMED):
         codes.append("409")
     if has_body:
         codes.append("413")

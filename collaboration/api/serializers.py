@@ -168,6 +168,15 @@ def message_rows_data(rows) -> list[dict]:
 
 
 class MessagePageOutput(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="Messages in the thread, counted up to 10000 (a longer thread reports 10000)."
+    )
+    next = serializers.URLField(
+        allow_null=True, help_text="The older page (`?before_seq=`); null on the oldest page."
+    )
+    previous = serializers.URLField(
+        allow_null=True, help_text="The newer page; null on the newest page."
+    )
     results = MessageOutput(many=True)
     has_more = serializers.BooleanField(help_text="Older messages exist.")
     next_before_seq = serializers.IntegerField(
@@ -197,6 +206,13 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class EventPageOutput(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Events in the thread (its seq is gapless).")
+    next = serializers.URLField(
+        allow_null=True, help_text="The following page (`?after_seq=`); null on the last page."
+    )
+    previous = serializers.URLField(
+        allow_null=True, help_text="The page before this one; null on the first page."
+    )
     results = EventOutput(many=True)
     has_more = serializers.BooleanField()
     next_after_seq = serializers.IntegerField(help_text="Pass as ?after_seq= to continue.")

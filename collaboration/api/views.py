@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from accounts.models import Role
 from common.exceptions import ValidationFailed
@@ -114,8 +115,23 @@ class MessageViewSet(ThreadChildViewSet):
             thread=self.thread, before_seq=query.get("before_seq"), limit=query["limit"]
         )
         first = page.messages[0].seq if page.messages else None
+        url = request.build_absolute_uri()
+        previous = None
+        if query.get("before_seq") is not None:
+            newer, newer_before = selectors.message_newer_page_before_seq(
+                thread=self.thread, before_seq=query["before_seq"], limit=query["limit"]
+            )
+            if newer:
+                previous = (
+                    replace_query_param(url, "before_seq", newer_before)
+                    if newer_before is not None
+                    else remove_query_param(url, "before_seq")
+                )
         return Response(
             {
+                "count": selectors.message_count(thread=self.thread),
+                "next": replace_query_param(url, "before_seq", first) if page.has_more else None,
+                "previous": previous,
                 "results": s.message_rows_data(page.messages),
                 "has_more": page.has_more,
                 "next_before_seq": first if page.has_more else None,
@@ -208,11 +224,22 @@ class EventViewSet(ThreadChildViewSet):
         )
         has_more = len(events) > query["limit"]
         events = events[: query["limit"]]
+        next_after_seq = events[-1].seq if events else query["after_seq"]
+        url = request.build_absolute_uri()
+        after_seq = query["after_seq"]
+        # The seq is gapless, so the thread's last_seq is its event count and the page
+        # before this one starts `limit` seqs back: neither costs a query.
+        previous = None
+        if after_seq > 0:
+            previous = replace_query_param(url, "after_seq", max(0, after_seq - query["limit"]))
         return Response(
             {
+                "count": self.thread.last_seq,
+                "next": replace_query_param(url, "after_seq", next_after_seq) if has_more else None,
+                "previous": previous,
                 "results": s.EventOutput(events, many=True).data,
                 "has_more": has_more,
-                "next_after_seq": events[-1].seq if events else query["after_seq"],
+                "next_after_seq": next_after_seq,
             }
         )
 

@@ -11,7 +11,12 @@ import binascii
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -228,7 +233,15 @@ class ArtifactViewSet(PipelineViewSet):
         )
         return self.respond(artifact, code=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The stored bytes, sent with the content type the artifact was "
+                "created with (`content_type`); errors are JSON (`Error`).",
+            )
+        }
+    )
     @action(detail=True, methods=["get"])
     def download(self, request, **kwargs):
         artifact = self.get_object()

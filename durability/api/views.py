@@ -1,6 +1,6 @@
 """Durability endpoints: a workspace's backups (viewer) and point-in-time restore (admin)."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -29,6 +29,8 @@ class BackupRecordSerializer(serializers.ModelSerializer):
         ]
 
 
+# One object (the health and the records), not an array of them, although `list` answers it.
+@extend_schema_serializer(many=False)
 class BackupListSerializer(serializers.Serializer):
     last_successful = BackupRecordSerializer(allow_null=True)
     last_successful_age_seconds = serializers.IntegerField(allow_null=True)
@@ -49,7 +51,7 @@ class BackupViewSet(WorkspaceScopedViewSet):
 
     @extend_schema(
         summary="The workspace's backups and backup health (stale = older than 2× the interval)",
-        responses=BackupListSerializer,
+        responses={200: BackupListSerializer},
     )
     def list(self, request, *args, **kwargs):
         health = backup_health(self.workspace)

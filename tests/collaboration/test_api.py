@@ -62,7 +62,7 @@ class ThreadChildContract(TenancyContract):
 
 class TestMessagesEndpoint(ThreadChildContract):
     routes = ("collaboration-api:messages",)
-    list_queries = 4
+    list_queries = 5
 
     def list_url(self, world):
         return self.thread_url(world, "messages/")
@@ -84,7 +84,7 @@ class TestMessageDetailEndpoint(ThreadChildContract):
 
 class TestMessageEditEndpoint(ThreadChildContract):
     routes = ("collaboration-api:message-edit",)
-    list_queries = 4
+    list_queries = 5
 
     def list_url(self, world):
         return self.thread_url(world, "messages/")
@@ -96,7 +96,7 @@ class TestMessageEditEndpoint(ThreadChildContract):
 
 class TestReactionsEndpoint(ThreadChildContract):
     routes = ("collaboration-api:message-reactions",)
-    list_queries = 4
+    list_queries = 5
 
     def list_url(self, world):
         return self.thread_url(world, "messages/")
@@ -266,6 +266,40 @@ def test_messages_list_newest_last_and_pages_back(world, thread):
     assert last["has_more"] is False and last["next_before_seq"] is None
 
 
+def test_messages_pages_carry_count_next_and_previous(world, thread):
+    for i in range(7):
+        post(thread, world.member, f"m{i}")
+    url = ws_url(world, f"threads/{thread.pk}/messages/")
+    client = api_client(world.viewer)
+    newest = client.get(url, {"limit": 3}).json()
+    assert newest["count"] == 7 and newest["previous"] is None
+    bodies = []
+    page = newest
+    while page["next"]:  # a client follows `next` without knowing the scheme
+        page = client.get(page["next"]).json()
+        assert page["count"] == 7
+        bodies.append([m["body"] for m in page["results"]])
+    assert bodies == [["m1", "m2", "m3"], ["m0"]]
+    assert page["next"] is None
+    # ... and walks back with `previous` to the newest page
+    back = []
+    while page["previous"]:
+        page = client.get(page["previous"]).json()
+        back.append([m["body"] for m in page["results"]])
+    assert back == [["m1", "m2", "m3"], ["m4", "m5", "m6"]]
+    assert page["previous"] is None and page["results"] == newest["results"]
+
+
+def test_message_count_is_bounded(world, thread, monkeypatch):
+    from collaboration import selectors
+
+    for i in range(4):
+        post(thread, world.member, f"m{i}")
+    monkeypatch.setattr(selectors, "MESSAGE_COUNT_CAP", 3)
+    page = api_client(world.viewer).get(ws_url(world, f"threads/{thread.pk}/messages/")).json()
+    assert page["count"] == 3 and len(page["results"]) == 4
+
+
 def test_events_after_seq_is_sequence_paginated(world, thread):
     message = post(thread, world.member, "a")
     post(thread, world.member, "b")
@@ -278,6 +312,11 @@ def test_events_after_seq_is_sequence_paginated(world, thread):
     rest = client.get(url, {"after_seq": first["next_after_seq"]}).json()
     assert [(e["seq"], e["kind"], e["body"]) for e in rest["results"]] == [(3, "edit", "a2")]
     assert rest["has_more"] is False and rest["next_after_seq"] == 3
+    assert (first["count"], rest["count"]) == (3, 3)
+    assert first["previous"] is None and rest["next"] is None
+    followed = client.get(first["next"]).json()
+    assert followed["results"] == rest["results"]
+    assert client.get(followed["previous"]).json()["results"] == first["results"]
     assert client.get(url, {"after_seq": -1}).status_code == 400
 
 

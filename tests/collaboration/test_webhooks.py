@@ -282,6 +282,46 @@ def test_subscriptions_filter_by_event_type(world, receiver, sent):
     assert WebhookDelivery.objects.get().event_type == "backup.failed"
 
 
+def test_a_posted_message_is_delivered_as_message_created(
+    world, receiver, sent, django_capture_on_commit_callbacks
+):
+    from collaboration import services
+
+    endpoint, secret = _endpoint(world, receiver, events_=("message.created",))
+    thread = services.thread_create(workspace=world.workspace, title="T", actor=world.owner)
+    url = f"/api/v1/workspaces/{world.workspace.slug}/threads/{thread.pk}/messages/"
+    client = api_client(world.member)
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = client.post(url, {"body": "ship it", "client_id": "c1"}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):  # a retry emits nothing more
+        assert (
+            client.post(url, {"body": "ship it", "client_id": "c1"}, format="json").json()["id"]
+            == posted["id"]
+        )
+    delivery = WebhookDelivery.objects.get()
+    assert sent == [str(delivery.pk)] and delivery.event_type == "message.created"
+    assert webhooks.delivery_send(delivery_id=delivery.pk) is None
+    headers, body, _ = receiver.received[0]
+    payload = Webhook(secret).verify(body, headers)
+    assert payload["type"] == "message.created"
+    assert payload["data"] == {
+        "id": posted["id"], "thread": str(thread.pk), "seq": posted["seq"],
+        "author": str(world.member.pk), "body": "ship it",
+    }  # fmt: skip
+    assert headers["webhook-id"] == delivery.message_id
+
+
+def test_a_failed_post_leaves_no_delivery(world, receiver, sent):
+    from collaboration import services
+
+    _endpoint(world, receiver, events_=("message.created",))
+    thread = services.thread_create(workspace=world.workspace, title="T", actor=world.owner)
+    url = f"/api/v1/workspaces/{world.workspace.slug}/threads/{thread.pk}/messages/"
+    response = api_client(world.member).post(url, {"body": "a\u0000b"}, format="json")
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()
+
+
 # --- notifications beyond mentions ------------------------------------------------------
 
 

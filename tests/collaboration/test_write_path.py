@@ -28,12 +28,22 @@ def _post_statements(thread, actor, **kwargs):
 # capability denial as a subquery) and is the thread private (its participants). They are the
 # safety checks of issue 15 and are counted apart from the write path.
 CHECKS = ('FROM "accounts_moderationaction"', 'FROM "collaboration_threadparticipant"')
+# One more read, after the write: does the workspace have an active webhook endpoint
+# subscribed to `message.created` (the outbox of issue 16)? Without one, that read is all
+# a post pays for webhooks; with one, the delivery row is one insert more.
+OUTBOX = 'FROM "collaboration_webhookendpoint"'
 
 
 def _writes(statements):
     checks = [s for s in statements if any(c in s for c in CHECKS)]
     assert len(checks) == 2, checks
-    return [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE")) and s not in checks]
+    outbox = [s for s in statements if OUTBOX in s]
+    assert len(outbox) == 1, outbox
+    return [
+        s
+        for s in statements
+        if not s.startswith(("SAVEPOINT", "RELEASE")) and s not in checks and s not in outbox
+    ]
 
 
 def test_a_post_costs_two_statements_on_postgresql_and_five_elsewhere(world, thread):
@@ -50,6 +60,27 @@ def test_a_post_costs_two_statements_on_postgresql_and_five_elsewhere(world, thr
     assert message.seq == 2
     with_client = _post_statements(thread, world.owner, body="again", client_id="c-1")[1]
     assert len(_writes(with_client)) == (3 if connection.vendor == "postgresql" else 6)
+
+
+def test_a_subscribed_endpoint_adds_one_insert_to_a_post(world, thread, settings):
+    from collaboration import webhooks
+
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    services.message_post(thread=thread, body="warm", actor=world.owner)
+    bare = len(_writes(_post_statements(thread, world.owner, body="a")[1]))
+    webhooks.webhook_create(
+        workspace=world.workspace, url="http://127.0.0.1:9/h", events=["comment.created"],
+        actor=world.owner,
+    )  # fmt: skip
+    unsubscribed = _writes(_post_statements(thread, world.owner, body="b")[1])
+    assert len(unsubscribed) == bare  # another event type: still only the one read
+    webhooks.webhook_create(
+        workspace=world.workspace, url="http://127.0.0.1:9/h", events=["message.created"],
+        actor=world.owner,
+    )  # fmt: skip
+    subscribed = _writes(_post_statements(thread, world.owner, body="c")[1])
+    assert len(subscribed) == bare + 1
+    assert 'INSERT INTO "collaboration_webhookdelivery"' in subscribed[-1]
 
 
 def test_the_posted_rows_equal_what_the_fold_and_a_rebuild_make(world, thread):

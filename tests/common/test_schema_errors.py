@@ -48,3 +48,35 @@ def test_every_paginated_list_has_count_next_previous(schema):
     for name in pages:
         properties = schema["components"]["schemas"][name]["properties"]
         assert {"count", "next", "previous", "results"} <= set(properties), name
+
+
+def test_every_list_page_with_results_has_count_next_previous(schema):
+    """The sequence-paged lists (messages, events) carry count/next/previous as well."""
+    components = schema["components"]["schemas"]
+    for name in ("MessagePageOutput", "EventPageOutput"):
+        assert {"count", "next", "previous", "results"} <= set(components[name]["properties"])
+        assert {"count", "next", "previous"} <= set(components[name]["required"]), name
+
+
+def test_backups_is_documented_as_the_object_it_returns(schema):
+    ok = schema["paths"]["/api/v1/workspaces/{workspace_slug}/backups/"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BackupList"
+    }
+
+
+def test_artifact_download_documents_its_bytes_and_json_errors(schema):
+    path = "/api/v1/workspaces/{workspace_slug}/projects/{project_id}/artifacts/{id}/download/"
+    responses = schema["paths"][path]["get"]["responses"]
+    assert list(responses["200"]["content"]) == ["*/*"]  # the artifact's own content type
+    for code in ("401", "403", "404", "409"):
+        assert list(responses[code]["content"]) == ["application/json"], code
+
+
+@pytest.mark.django_db
+def test_an_unmatched_api_path_is_a_json_404():
+    response = Client().get("/api/v1/workspaces/st/threads/null,null/messages/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert Client().get("/api/v1/teams").status_code == 301  # APPEND_SLASH still redirects
