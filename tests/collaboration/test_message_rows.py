@@ -97,9 +97,14 @@ def test_the_api_list_equals_the_orm_serializer_output(world, busy_thread):
     response = api_client(world.viewer).get(url, {"limit": 4})
     assert response.status_code == 200
     old = selectors.message_page(thread=busy_thread, limit=4)
+    body = response.json()
     want = {
+        "count": selectors.message_count(thread=busy_thread),
+        "next": body["next"],  # a link: checked by the pagination tests in test_api.py
+        "previous": None,
         "results": s.MessageOutput(old.messages, many=True).data,
         "has_more": True,
         "next_before_seq": old.messages[0].seq,
     }
+    assert f"before_seq={old.messages[0].seq}" in body["next"]
     assert response.content == JSONRenderer().render(want)
