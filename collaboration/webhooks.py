@@ -417,20 +417,26 @@ def delivery_replay(*, delivery: WebhookDelivery, actor: User) -> WebhookDeliver
 
 def webhook_sweep(*, now=None, limit: int = 1000) -> int:
     """Beat job: re-send deliveries that are due but whose task was lost, and those whose
-    worker died mid-send (lease expired). Returns how many were re-sent."""
+    worker died mid-send (lease expired). Returns how many were re-sent.
+
+    A re-sent pending delivery gets `next_attempt_at = now`, so it is swept again only if
+    it is still pending a whole grace period later: behind a backlog the sweep does not
+    re-queue the same deliveries every run (that flood of no-op tasks starved the sender)."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=30)
-    due = list(
-        WebhookDelivery.objects.filter(
-            status=DeliveryStatus.PENDING, next_attempt_at__lte=grace
-        ).values_list("pk", flat=True)[:limit]
-    )
-    stuck = list(
-        WebhookDelivery.objects.filter(
-            status=DeliveryStatus.SENDING, lease_expires_at__lt=now
-        ).values_list("pk", flat=True)[:limit]
-    )
     with transaction.atomic():
+        due = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=grace)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        WebhookDelivery.objects.filter(pk__in=due).update(next_attempt_at=now, updated_at=now)
+        stuck = list(
+            WebhookDelivery.objects.filter(
+                status=DeliveryStatus.SENDING, lease_expires_at__lt=now
+            ).values_list("pk", flat=True)[:limit]
+        )
         _enqueue(due + stuck)
     return len(due) + len(stuck)
 
