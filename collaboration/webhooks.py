@@ -20,16 +20,13 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import os
 import secrets
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -38,6 +35,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import User
+from common import addresses
 from common.events import EVENT_TYPES, Event
 from common.exceptions import Conflict, ValidationFailed
 from governance.history import save_tracked
@@ -58,38 +56,14 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _allowed_hosts() -> set[str]:
-    return {h.strip().lower() for h in settings.WEBHOOK_ALLOWED_HOSTS if h.strip()}
-
-
 def url_problem(url: str) -> str | None:
     """None when `url` may receive webhooks, else why not (resolves the host)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "This is not a valid URL."
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http") or not host:
-        return "A webhook URL is an http(s) URL with a host."
-    if parts.username or parts.password:
-        return "Remove the credentials from this URL; sign requests with the secret instead."
-    if host in _allowed_hosts():
-        return None
-    if parts.scheme != "https":
-        return "A webhook URL must use https."
-    try:
-        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return f"The host {host} does not resolve."
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            return (
-                f"The host {host} is or resolves to a private, loopback or link-local address "
-                f"({address}); list it in WEBHOOK_ALLOWED_HOSTS to allow it."
-            )
-    return None
+    return addresses.url_problem(
+        url,
+        allowed_hosts=settings.WEBHOOK_ALLOWED_HOSTS,
+        setting="WEBHOOK_ALLOWED_HOSTS",
+        what="A webhook URL",
+    )
 
 
 def _check_url(url: str) -> str:

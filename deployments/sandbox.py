@@ -7,7 +7,8 @@ What a job can see: `/usr` (and the `/bin`, `/lib*`, `/sbin` links) and a few fi
 `/etc` read-only, its own `/job` folder (HOME, cwd `/job/work`, TMPDIR `/tmp` inside it),
 a fresh `/proc` showing only its own processes and a minimal `/dev`. It cannot see the
 data folder, the project checkout, other jobs' folders or the worker's environment, and
-has no network unless the job needs one (a clone from a remote host). When the worker
+has no network. A remote clone (`Access.fetch`) is fetched first by one fixed `git clone`
+in a networked sandbox of its own; the job's command then runs without network. When the worker
 runs as root, bubblewrap itself is started as an unprivileged user (`SANDBOX_UID`), so
 the process limit applies and even an escape from the namespaces would land as nobody.
 
@@ -100,6 +101,25 @@ class Access:
 
     network: bool = False
     read_only_paths: tuple[str, ...] = field(default_factory=tuple)
+    # (url, branch): before the job, a fixed `git clone` of this remote repository into
+    # `repo/` runs in a sandbox of its own that has the network. The job's command then
+    # runs with no network at all, so only git, talking to the repo host, ever reaches out.
+    fetch: tuple[str, str] | None = None
+
+
+def fetch_argv(url: str, branch: str) -> list[str]:
+    """The one networked command: a shallow clone with our fixed options. Only http(s)
+    transports, no redirects (a redirect could point anywhere), no hooks, no submodules."""
+    return [
+        "git",
+        "-c", "protocol.allow=never",
+        "-c", "protocol.https.allow=always",
+        "-c", "protocol.http.allow=always",
+        "-c", "http.followRedirects=false",
+        "-c", "core.hooksPath=/dev/null",
+        "clone", "--quiet", "--depth", "1", "--single-branch", "--no-recurse-submodules",
+        "--branch", branch, "--", url, "repo",
+    ]  # fmt: skip
 
 
 def sandbox_root() -> Path:
@@ -311,10 +331,11 @@ def execute(
             (box / "tmp").rmdir()  # inside, /tmp is the job's own size-capped tmpfs
         output_path = workdir / "output.log"  # written by the worker, outside the box
         argv = list(command)
+        extra: dict[str, int] = {}
+        box_fd = -1
         if isolated:
             box_fd = os.open(box, os.O_RDONLY | os.O_DIRECTORY)
             fds.append(box_fd)
-            extra = {}
             for path in access.read_only_paths:
                 fd = os.open(path, os.O_RDONLY | os.O_PATH)
                 fds.append(fd)
@@ -324,32 +345,57 @@ def execute(
                 extra_fds=extra,
             )  # fmt: skip
             argv = prefix + argv
+
+        def spawn(run_argv: list[str], log, seconds: float) -> tuple[int | None, bool]:
+            """Run one command to its end or its deadline (OSError if it cannot start)."""
+            process = subprocess.Popen(  # noqa: S603 - argv, no shell
+                run_argv,
+                cwd=box / "work",
+                env=scrubbed_env(env, box, isolated=isolated),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so a kill takes children too
+                preexec_fn=_limit_child(limits),  # noqa: PLW1509
+                pass_fds=tuple(fds),
+                user=ids[0] if ids else None,
+                group=ids[1] if ids else None,
+                extra_groups=[] if ids else None,
+            )
+            try:
+                code = process.wait(timeout=seconds)
+                late = False
+            except subprocess.TimeoutExpired:
+                late = True
+                _kill_group(process)
+                code = process.wait()
+            _kill_group(process)  # background children the command left behind
+            return code, late
+
         timed_out = False
+        exit_code: int | None = None
         with open(output_path, "wb") as output:
             try:
-                process = subprocess.Popen(  # noqa: S603 - argv, no shell
-                    argv,
-                    cwd=box / "work",
-                    env=scrubbed_env(env, box, isolated=isolated),
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group, so a kill takes children too
-                    preexec_fn=_limit_child(limits),  # noqa: PLW1509
-                    pass_fds=tuple(fds),
-                    user=ids[0] if ids else None,
-                    group=ids[1] if ids else None,
-                    extra_groups=[] if ids else None,
-                )
+                if access.fetch is not None:
+                    fetch = fetch_argv(*access.fetch)
+                    if isolated:
+                        networked = Access(network=True, read_only_paths=access.read_only_paths)
+                        fetch = bwrap_argv(
+                            bwrap=shutil.which("bwrap") or "bwrap", box_fd=box_fd,
+                            access=networked, extra_fds=extra,
+                        ) + fetch  # fmt: skip
+                    output.write(f"$ git clone --depth 1 {access.fetch[0]} repo\n".encode())
+                    output.flush()
+                    exit_code, timed_out = spawn(fetch, output, timeout)
+                    if exit_code != 0 or timed_out:
+                        output.write(b"[the clone failed; the job's command did not run]\n")
+                        argv = []
+                if argv:
+                    exit_code, timed_out = spawn(
+                        argv, output, max(1.0, timeout - (time.monotonic() - started))
+                    )
             except OSError as exc:
                 return _failed_start(command, exc, started, mode)
-            try:
-                exit_code = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-                exit_code = process.wait()
-            _kill_group(process)  # background children the command left behind
         size = output_path.stat().st_size
         with open(output_path, "rb") as fh:
             raw = fh.read(MAX_CAPTURE_BYTES)

@@ -282,6 +282,8 @@ SANDBOX_MAX_PROCESSES = env.int("SANDBOX_MAX_PROCESSES", default=128)
 SANDBOX_MAX_FILE_MB = env.int("SANDBOX_MAX_FILE_MB", default=1024)
 SANDBOX_TMP_MB = env.int("SANDBOX_TMP_MB", default=256)  # the job's private /tmp (tmpfs)
 SANDBOX_UID = env.int("SANDBOX_UID", default=65534)  # bwrap runs as this user under root
+# Hosts a remote clone may reach although they are private or loopback, or over plain http.
+SANDBOX_CLONE_ALLOWED_HOSTS = env.list("SANDBOX_CLONE_ALLOWED_HOSTS", default=[])
 APPROVAL_TTL_SECONDS = env.int("APPROVAL_TTL_SECONDS", default=24 * 3600)
 GITHUB_TOKEN = env("GITHUB_TOKEN", default="")
 GITHUB_API_URL = env("GITHUB_API_URL", default="https://api.github.com")

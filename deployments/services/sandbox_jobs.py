@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from common import addresses
 from common.exceptions import Conflict, ValidationFailed
 from workspaces.models import Project
 
@@ -88,11 +89,19 @@ def sandbox_job_create(
     _check_same_project(project, run=run, repo=repo)
     if step is not None and (run is None or step.run_id != run.pk):
         raise ValidationFailed("This step is not part of the given run.", field="step")
-    if not command and job_type == SandboxJobType.REPO_CLONE and repo is not None:
+    if job_type == SandboxJobType.REPO_CLONE and repo is not None:
         if not repo.clone_url:
             raise ValidationFailed("This repository has no clone URL.", field="repo")
-        command = ["git", "clone", "--depth", "1", "--branch", repo.default_branch,
-                   repo.clone_url, "repo"]  # fmt: skip
+        if not repo.clone_url.startswith("file://"):
+            problem = clone_url_problem(repo.clone_url, resolve=False)
+            if problem:
+                raise ValidationFailed(problem, field="repo")
+            # The worker clones it first, in a networked sandbox of its own; the command
+            # then runs with no network and the checkout in `repo/`.
+            command = command or ["git", "-C", "repo", "log", "-1", "--format=%H %s"]
+        elif not command:
+            command = ["git", "clone", "--depth", "1", "--branch", repo.default_branch,
+                       repo.clone_url, "repo"]  # fmt: skip
     _validate_command(command or [])
     _validate_env(env or {})
     limit = settings.SANDBOX_TIMEOUT_SECONDS
@@ -239,16 +248,33 @@ def sandbox_job_execute(*, job_id) -> tuple[SandboxJob | None, float | None]:
     return job, None
 
 
+def clone_url_problem(url: str, *, resolve: bool = True) -> str | None:
+    """None when the worker may clone from `url` (an https host on the public internet,
+    or one listed in SANDBOX_CLONE_ALLOWED_HOSTS), else why not. Queuing a job checks
+    the URL as written; the worker resolves the host right before it connects."""
+    return addresses.url_problem(
+        url,
+        allowed_hosts=settings.SANDBOX_CLONE_ALLOWED_HOSTS,
+        setting="SANDBOX_CLONE_ALLOWED_HOSTS",
+        what="A clone URL",
+        resolve=resolve,
+    )
+
+
 def _access(job: SandboxJob) -> sandbox.Access:
-    """Only a clone reaches beyond its folder: a local (`file://`) repository read-only
-    with no network, or the network for a remote one."""
+    """No job command ever has the network. A clone of a local (`file://`) repository sees
+    it read-only; a remote one is fetched first by a fixed `git clone` in a networked
+    sandbox of its own (`Access.fetch`), the URL checked again now (DNS may change)."""
     if job.job_type != SandboxJobType.REPO_CLONE or job.repo is None:
         return sandbox.Access()
     url = job.repo.clone_url or ""
     if url.startswith("file://"):
         path = os.path.realpath(url.removeprefix("file://"))
         return sandbox.Access(read_only_paths=(path,) if os.path.isdir(path) else ())
-    return sandbox.Access(network=True)
+    problem = clone_url_problem(url)
+    if problem:
+        raise sandbox.IsolationUnavailable(f"the clone was refused: {problem}")
+    return sandbox.Access(fetch=(url, job.repo.default_branch))
 
 
 def _refuse(job: SandboxJob, attempt: int, reason: str) -> SandboxJob:

@@ -263,3 +263,107 @@ def test_only_admins_create_or_retry_jobs(project, world, role):
     assert not SandboxJob.objects.exists()
     response = api_client(world.admin).post(url, body, format="json")
     assert response.status_code == 202, response.content
+
+
+@pytest.fixture
+def git_http(tmp_path):
+    """A real smart-HTTP git server (dulwich's WSGI app) on 127.0.0.1 serving one
+    repository with one commit; yields (clone URL, commit sha)."""
+    import subprocess
+
+    from dulwich.repo import Repo
+    from dulwich.server import DictBackend
+    from dulwich.web import (
+        WSGIRequestHandlerLogger,
+        WSGIServerLogger,
+        make_server,
+        make_wsgi_chain,
+    )
+
+    origin = tmp_path / "origin"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
+    (origin / "README.md").write_text("hello over http\n")
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    sha = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    app = make_wsgi_chain(DictBackend({"/origin.git": Repo(str(origin))}))
+    server = make_server(
+        "127.0.0.1", 0, app,
+        handler_class=WSGIRequestHandlerLogger, server_class=WSGIServerLogger,
+    )  # fmt: skip
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/origin.git", sha
+    server.shutdown()
+
+
+def _remote_repo(project, world, url, name="origin"):
+    return services.repo_connect(
+        project=project, provider="git", owner="remote", name=name, actor=world.admin,
+        clone_url=url,
+    )  # fmt: skip
+
+
+def test_a_remote_clone_reaches_the_repo_host_and_the_command_no_network(
+    project, world, git_http, settings
+):
+    settings.SANDBOX_CLONE_ALLOWED_HOSTS = ["127.0.0.1"]
+    url, sha = git_http
+    port = int(url.split(":")[2].split("/")[0])
+    repo = _remote_repo(project, world, url)
+    job, _ = services.sandbox_job_create(
+        project=project, job_type="repo.clone", repo=repo, actor=world.admin
+    )
+    job, _ = services.sandbox_job_execute(job_id=job.pk)
+    assert job.status == SandboxJobStatus.SUCCEEDED, job.transcript
+    assert f"{sha} first" in job.transcript  # `git log -1` of the fetched checkout
+    # A command of the same kind of job sees the checkout but cannot reach the very host
+    # the clone came from, nor anything else.
+    code = (
+        "import json, socket\n"
+        "out = {'readme': open('repo/README.md').read()}\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=3); out['net'] = 'open'\n"
+        "except OSError as e:\n"
+        "    out['net'] = type(e).__name__\n"
+        "print(json.dumps(out))\n"
+    )
+    job, _ = services.sandbox_job_create(
+        project=project, job_type="repo.clone", repo=repo, actor=world.admin,
+        command=[JOB_PY, "-c", code],
+    )  # fmt: skip
+    job, _ = services.sandbox_job_execute(job_id=job.pk)
+    assert job.status == SandboxJobStatus.SUCCEEDED, job.transcript
+    seen = json.loads(job.transcript.strip().splitlines()[-1])
+    assert seen["readme"] == "hello over http\n"
+    assert seen["net"] != "open"
+
+
+def test_a_clone_from_a_private_address_is_refused(project, world, git_http, settings):
+    url, _ = git_http
+    for i, (clone_url, reason) in enumerate(
+        [
+            (url.replace("http:", "https:"), "SANDBOX_CLONE_ALLOWED_HOSTS"),  # loopback
+            ("https://10.0.0.7/x.git", "SANDBOX_CLONE_ALLOWED_HOSTS"),  # private
+            (url, "must use https"),
+        ]
+    ):
+        other = _remote_repo(project, world, clone_url, name=f"other-{i}")
+        with pytest.raises(services.ValidationFailed) as caught:  # queued: refused as written
+            services.sandbox_job_create(
+                project=project, job_type="repo.clone", repo=other, actor=world.admin
+            )
+        assert caught.value.field == "repo" and reason in str(caught.value)
+    assert not SandboxJob.objects.exists()
+    repo = _remote_repo(project, world, url)
+    # Allowed when queued, no longer when the worker runs it: refused, nothing fetched.
+    settings.SANDBOX_CLONE_ALLOWED_HOSTS = ["127.0.0.1"]
+    job, _ = services.sandbox_job_create(
+        project=project, job_type="repo.clone", repo=repo, actor=world.admin
+    )
+    settings.SANDBOX_CLONE_ALLOWED_HOSTS = []
+    job, _ = services.sandbox_job_execute(job_id=job.pk)
+    assert job.status == SandboxJobStatus.FAILED
+    assert "the clone was refused" in job.metadata["refused"]
