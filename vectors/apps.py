@@ -21,7 +21,9 @@ class VectorsConfig(AppConfig):
 
         def on_repo(repo_id: str, *, project_id: str, commit_sha: str) -> None:
             transaction.on_commit(
-                lambda: tasks.ingest_repo.delay(repo_id, project_id=project_id, commit_sha=commit_sha)
+                lambda: tasks.ingest_repo.delay(
+                    repo_id, project_id=project_id, commit_sha=commit_sha
+                )
             )
 
         indexing.register("file_uploaded", on_file)

@@ -222,7 +222,11 @@ def chunk_lines(
     start, n = 0, len(all_lines)
     while start < n:
         end, size = start, 0
-        while end < n and end - start < lines and (end == start or size + len(all_lines[end]) <= max_chars):
+        while (
+            end < n
+            and end - start < lines
+            and (end == start or size + len(all_lines[end]) <= max_chars)
+        ):
             size += len(all_lines[end])
             end += 1
         body = "".join(all_lines[start:end])

@@ -23,7 +23,6 @@ TABLE = "vectors_hnsw"
 _state: dict[str, bool] = {}
 
 
-
 def _key(using: str) -> str:
     s = connections[using].settings_dict
     return f"{s.get('HOST')}:{s.get('PORT')}/{s.get('NAME')}"

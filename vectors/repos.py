@@ -233,8 +233,10 @@ def project_repos_reindex(*, project: Project) -> int:
 
 def repo_index_list(*, project: Project) -> list[RepoIndex]:
     """The project's indexed repositories, each with a `label` (the repository's name)."""
-    names = {str(r["id"]): r.get("name") or "" for r in indexing.repos(project.pk)}
     indexes = list(RepoIndex.objects.filter(project=project).order_by("namespace"))
+    if not indexes:
+        return []
+    names = {str(r["id"]): r.get("name") or "" for r in indexing.repos(project.pk)}
     for index in indexes:
         index.label = names.get(str(index.repo_id)) or str(index.repo_id)  # type: ignore[attr-defined]
     return indexes

@@ -158,7 +158,7 @@ class ExactBackend:
                 return cached
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT chunk_id, dimension, vector FROM vectors_embedding "
+                f"SELECT chunk_id, dimension, vector FROM {Embedding._meta.db_table} "  # noqa: S608
                 "WHERE namespace = %s ORDER BY chunk_id",
                 [namespace],
             )
@@ -197,9 +197,7 @@ class ExactBackend:
             cursor.execute(sql, params)
             found = cursor.fetchall()
         index = data.index
-        rows = np.fromiter(
-            (index[r[0]] for r in found if r[0] in index), dtype=np.int64, count=-1
-        )
+        rows = np.fromiter((index[r[0]] for r in found if r[0] in index), dtype=np.int64, count=-1)
         rows.sort()
         if len(data.filters) >= FILTER_CACHE:
             data.filters.pop(next(iter(data.filters)))

@@ -140,8 +140,12 @@ def test_resync_is_idempotent_and_changes_replace_only_their_files(
     _sync(repo, django_capture_on_commit_callbacks)
     ns = store.namespace_for(repo.project_id, "repo", repo.pk)
     before = _chunk_set(ns)
-    app_ids = set(Chunk.objects.filter(namespace=ns, metadata__path="src/app.py").values_list("id", flat=True))
-    readme_ids = set(Chunk.objects.filter(namespace=ns, metadata__path="README.md").values_list("id", flat=True))
+    app_ids = set(
+        Chunk.objects.filter(namespace=ns, metadata__path="src/app.py").values_list("id", flat=True)
+    )
+    readme_ids = set(
+        Chunk.objects.filter(namespace=ns, metadata__path="README.md").values_list("id", flat=True)
+    )
 
     # The same commit again: no embedding call, no row written.
     calls = embedder.calls
@@ -161,11 +165,17 @@ def test_resync_is_idempotent_and_changes_replace_only_their_files(
 
     # README changes, a file is added, app.py untouched: only README and the new file embed.
     embedder.texts = 0
-    git.commit({"README.md": README + "\nNow with crevasse maps.\n", "src/util.go": "package util\n"})
+    git.commit(
+        {"README.md": README + "\nNow with crevasse maps.\n", "src/util.go": "package util\n"}
+    )
     _sync(repo, django_capture_on_commit_callbacks)
     assert embedder.texts == 2  # one chunk each
-    now_app = set(Chunk.objects.filter(namespace=ns, metadata__path="src/app.py").values_list("id", flat=True))
-    now_readme = set(Chunk.objects.filter(namespace=ns, metadata__path="README.md").values_list("id", flat=True))
+    now_app = set(
+        Chunk.objects.filter(namespace=ns, metadata__path="src/app.py").values_list("id", flat=True)
+    )
+    now_readme = set(
+        Chunk.objects.filter(namespace=ns, metadata__path="README.md").values_list("id", flat=True)
+    )
     assert now_app == app_ids and now_readme.isdisjoint(readme_ids)
     readme = Chunk.objects.get(namespace=ns, metadata__path="README.md")
     assert "crevasse" in readme.text and readme.metadata["commitSha"] == git.head()
@@ -177,9 +187,10 @@ def test_resync_is_idempotent_and_changes_replace_only_their_files(
     # Deleting a file drops its chunks; a file that turns binary drops them too.
     git.commit({"src/app.py": None, "README.md": b"\x00\x01binary now"})
     _sync(repo, django_capture_on_commit_callbacks)
-    assert set(
-        Chunk.objects.filter(namespace=ns).values_list("metadata__path", flat=True)
-    ) == {"src/util.go", ".draftforge/stats.json"}
+    assert set(Chunk.objects.filter(namespace=ns).values_list("metadata__path", flat=True)) == {
+        "src/util.go",
+        ".draftforge/stats.json",
+    }
     assert not Embedding.objects.filter(chunk_id__in=app_ids).exists()
     assert RepoIndex.objects.get(repo_id=repo.pk).skipped["README.md"]["reason"] == (
         "binary (NUL bytes)"
@@ -236,9 +247,12 @@ def test_search_repo_namespace_in_the_api_and_on_the_page(
         format="json",
     ).json()["results"]
     assert py and {r["metadata"]["path"] for r in py} == {"src/app.py"}
-    assert client.post(
-        base + "search/", {"query": "x", "namespace": "repo", "repo": "nope"}, format="json"
-    ).status_code == 400
+    assert (
+        client.post(
+            base + "search/", {"query": "x", "namespace": "repo", "repo": "nope"}, format="json"
+        ).status_code
+        == 400
+    )
     # chunk search does not see code
     chunks = client.post(base + "search/", {"query": "glacier"}, format="json").json()
     assert chunks["results"] == []
