@@ -14,10 +14,13 @@ unprivileged user) for the pgvector part (`--no-pgvector` skips it). It prints:
    selectivity 100%, 10%, 1% and 0.1%: recall@10 against a brute-force numpy scan of the
    same rows, queries that returned fewer than k rows while k matched, p50/p95 latency of
    `ExactBackend.query` (SQL metadata filter + cached matrix scan) vs the bare numpy scan.
-2. pgvector: M rows, the same selectivities: ours (HNSW m=24 ef_construction=128, iterative scan
-   relaxed_order, ef_search 200) vs plain pgvector defaults on the same index (ef_search 40,
-   no iterative scan): recall@10, short result sets, p50/p95. Ours answers a filter
-   matching fewer than 20,000 rows with an exact scan of those rows (GIN metadata index).
+2. pgvector: M rows loaded with binary COPY, the HNSW index (vectors.pgvector's m and
+   ef_construction) built afterwards with maintenance_work_mem 6GB on a server with
+   shared_buffers 6GB; the same selectivities: ours (exact scan of the matching rows when
+   the planner estimates fewer than EXACT_BELOW, else iterative relaxed_order with
+   ef_search scaled to the selectivity) vs plain pgvector defaults on the same index
+   (ef_search 40, no iterative scan) vs the bare numpy scan: recall@10, short result sets,
+   p50/p95.
 3. ingestion: a generated 500-page PDF through `file_ingest` (pages/s), then the unchanged
    file again (embedding calls, rows written).
 """

@@ -61,7 +61,7 @@ TABLE_SQL = [
 # filter matching k rows always returns k).
 EXACT_BELOW = 20_000
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
 
 
 def ensure_schema(dimension: int, using: str = "default") -> None:
@@ -128,7 +128,7 @@ class PgvectorBackend:
     name = "pgvector"
 
     def __init__(
-        self, *, iterative: bool = True, ef_search: int = 200, using: str = "default"
+        self, *, iterative: bool = True, ef_search: int = 400, using: str = "default"
     ) -> None:
         self.iterative = iterative
         self.ef_search = ef_search
