@@ -156,7 +156,7 @@ class PgvectorBackend:
             exact = matching < EXACT_BELOW
             if not exact and total > 0:
                 # the index walk meets ~k/selectivity rows before k of them match
-                ef_search = min(EF_SEARCH_MAX, max(ef_search, int(6 * k * total / matching)))
+                ef_search = min(EF_SEARCH_MAX, max(ef_search, int(4 * k * total / matching)))
         hits = self._run(where, params, literal, dim, k, exact=exact, ef_search=ef_search)
         if len(hits) < k and filter and self.iterative and not exact:
             hits = self._run(where, params, literal, dim, k, exact=True, ef_search=ef_search)
