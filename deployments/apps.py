@@ -11,6 +11,7 @@ class DeploymentsConfig(AppConfig):
         from . import selectors, sync_pages, views
 
         indexing.register_artifact_source(selectors.artifact_versions_for_index)
+        indexing.register_repo_source(selectors.repos_for_index, selectors.repo_reader_for_index)
 
         for order, (name, title, provider) in enumerate(
             [

@@ -225,6 +225,27 @@ def artifact_versions_for_index(project_id: str) -> list[dict]:
     )
 
 
+def repos_for_index(project_id: str) -> list[dict]:
+    """The project's repositories and their synced commits, as the indexing port's dicts."""
+    from .sync_models import RepoSyncState
+
+    heads = dict(
+        RepoSyncState.objects.filter(repo__project_id=project_id).values_list("repo_id", "head_sha")
+    )
+    return [
+        {"id": r.pk, "project_id": r.project_id, "name": str(r), "commit_sha": heads.get(r.pk, "")}
+        for r in Repo.objects.filter(project_id=project_id).order_by("created_at", "pk")
+    ]
+
+
+def repo_reader_for_index(repo_id: str):
+    """A reader (tree, blob, close) of the repository for the indexing port, or None."""
+    from .git import backend_for
+
+    repo = Repo.objects.filter(pk=repo_id).first()
+    return None if repo is None else backend_for(repo)
+
+
 def artifact_get(*, project: Project, artifact_id) -> Artifact:
     artifact = artifact_list(project=project).filter(pk=artifact_id).first()
     if artifact is None:

@@ -5,7 +5,15 @@ from django.contrib import admin
 
 from common.admin import HistoryAdmin, ReadOnlyAdminMixin, RevertOnlyAdminMixin
 
-from .models import Chunk, Citation, Embedding, Namespace, RecallAudit, SearchQueryLog
+from .models import (
+    Chunk,
+    Citation,
+    Embedding,
+    Namespace,
+    RecallAudit,
+    RepoIndex,
+    SearchQueryLog,
+)
 
 
 @admin.register(Namespace)
@@ -44,6 +52,20 @@ class SearchQueryLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["namespace", "query", "created_at"]
     search_fields = ["namespace", "query"]
     list_filter = ["created_at"]
+
+
+@admin.register(RepoIndex)
+class RepoIndexAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "namespace",
+        "commit_sha",
+        "extraction_version",
+        "files",
+        "chunks",
+        "updated_at",
+    ]
+    search_fields = ["namespace", "commit_sha"]
+    list_filter = ["extraction_version"]
 
 
 @admin.register(RecallAudit)

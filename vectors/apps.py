@@ -19,7 +19,15 @@ class VectorsConfig(AppConfig):
             payload = {k: str(v) if k == "project_id" else v for k, v in payload.items()}
             transaction.on_commit(lambda: tasks.ingest_artifact.delay(artifact_id, **payload))
 
+        def on_repo(repo_id: str, *, project_id: str, commit_sha: str) -> None:
+            transaction.on_commit(
+                lambda: tasks.ingest_repo.delay(
+                    repo_id, project_id=project_id, commit_sha=commit_sha
+                )
+            )
+
         indexing.register("file_uploaded", on_file)
+        indexing.register("repo_synced", on_repo)
         indexing.register("artifact_version_created", on_artifact)
         panels.register(
             panels.Panel(

@@ -183,3 +183,101 @@ def chunk_pages(
         pos = space + 1 if space != -1 else nxt
         pos = max(pos, (chunks[-1].char_start + 1) if chunks else pos + 1)
     return chunks
+
+
+# --- code: chunks of lines ------------------------------------------------------------
+
+CODE_CHUNK_LINES = 60
+CODE_CHUNK_OVERLAP = 10
+CODE_CHUNK_CHARS = 4000  # a window also ends early when its lines grow this long
+
+
+@dataclass(frozen=True)
+class LineChunk:
+    ordinal: int
+    text: str
+    line_start: int  # 1-based, inclusive
+    line_end: int
+    char_start: int
+    char_end: int
+
+
+def chunk_lines(
+    text: str,
+    *,
+    lines: int = CODE_CHUNK_LINES,
+    overlap: int = CODE_CHUNK_OVERLAP,
+    max_chars: int = CODE_CHUNK_CHARS,
+) -> list[LineChunk]:
+    """Windows of up to `lines` lines (or `max_chars` characters) overlapping by `overlap`
+    lines; each chunk knows its first and last line number. Blank windows are dropped."""
+    if overlap >= lines:
+        raise ValueError("overlap must be smaller than lines")
+    all_lines = text.splitlines(keepends=True)
+    offsets, pos = [], 0
+    for line in all_lines:
+        offsets.append(pos)
+        pos += len(line)
+    chunks: list[LineChunk] = []
+    start, n = 0, len(all_lines)
+    while start < n:
+        end, size = start, 0
+        while (
+            end < n
+            and end - start < lines
+            and (end == start or size + len(all_lines[end]) <= max_chars)
+        ):
+            size += len(all_lines[end])
+            end += 1
+        body = "".join(all_lines[start:end])
+        if body.strip():
+            chunks.append(
+                LineChunk(
+                    ordinal=len(chunks),
+                    text=body.rstrip("\n")[:max_chars],
+                    line_start=start + 1,
+                    line_end=end,
+                    char_start=offsets[start],
+                    char_end=offsets[start] + len(body),
+                )
+            )
+        if end >= n:
+            break
+        start = max(start + 1, end - overlap)
+    return chunks
+
+
+LANGUAGES = {
+    "py": "python", "pyi": "python", "js": "javascript", "mjs": "javascript", "cjs": "javascript",
+    "jsx": "javascript", "ts": "typescript", "tsx": "typescript", "go": "go", "rs": "rust",
+    "java": "java", "kt": "kotlin", "kts": "kotlin", "scala": "scala", "rb": "ruby", "php": "php",
+    "c": "c", "h": "c", "cc": "cpp", "cpp": "cpp", "cxx": "cpp", "hpp": "cpp", "hh": "cpp",
+    "cs": "csharp", "swift": "swift", "m": "objective-c", "sh": "shell", "bash": "shell",
+    "zsh": "shell", "ps1": "powershell", "sql": "sql", "html": "html", "htm": "html",
+    "css": "css", "scss": "scss", "less": "less", "vue": "vue", "svelte": "svelte",
+    "md": "markdown", "markdown": "markdown", "rst": "restructuredtext", "txt": "text",
+    "json": "json", "yml": "yaml", "yaml": "yaml", "toml": "toml", "ini": "ini", "cfg": "ini",
+    "xml": "xml", "tex": "latex", "r": "r", "lua": "lua", "pl": "perl", "ex": "elixir",
+    "exs": "elixir", "erl": "erlang", "hs": "haskell", "ml": "ocaml", "clj": "clojure",
+    "dart": "dart", "jl": "julia", "tf": "terraform", "proto": "protobuf", "graphql": "graphql",
+}  # fmt: skip
+FILENAME_LANGUAGES = {"dockerfile": "dockerfile", "makefile": "makefile", "gemfile": "ruby"}
+BINARY_EXTENSIONS = frozenset(
+    "png jpg jpeg gif bmp ico webp tiff psd pdf zip gz tgz bz2 xz 7z rar jar war whl egg "
+    "so dylib dll exe bin o a class pyc pyo woff woff2 ttf otf eot mp3 mp4 m4a wav ogg flac "
+    "mov avi mkv webm sqlite db epub docx xlsx pptx odt".split()
+)
+
+
+def language_of(path: str) -> str:
+    """The language of a file, from its extension (or its name: Dockerfile, Makefile)."""
+    name = path.rsplit("/", 1)[-1].lower()
+    if name in FILENAME_LANGUAGES:
+        return FILENAME_LANGUAGES[name]
+    ext = name.rsplit(".", 1)[-1] if "." in name.lstrip(".") else ""
+    return LANGUAGES.get(ext, ext or "text")
+
+
+def binary_extension(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1].lower()
+    return "." in name and name.rsplit(".", 1)[-1] in BINARY_EXTENSIONS

@@ -30,3 +30,13 @@ class SearchForm(forms.Form):
         choices=[("hybrid", "Hybrid"), ("vector", "Vector"), ("keyword", "Keyword")],
         required=False,
     )
+    # "chunks" (files), "artifacts", or "repo:<repo id>" (code of one repository)
+    ns = forms.ChoiceField(choices=[], required=False, label="Search in")
+
+    def __init__(self, *args, repos=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ns"].choices = [
+            ("chunks", "Files"),
+            ("artifacts", "Artifacts"),
+            *((f"repo:{r.repo_id}", f"Code: {r.label}") for r in repos),
+        ]

@@ -118,6 +118,36 @@ class Embedding(models.Model):
         return f"{self.namespace} {self.model}/{self.dimension}"
 
 
+@data_class(
+    DataClass.SEMI_CRITICAL,
+    tenant="project__workspace",
+    reason="Which commit of a repository its code namespace holds, and the files skipped.",
+    backup=False,
+)
+class RepoIndex(BaseModel):
+    """The state of one `project:{id}:repo:{repoId}` namespace: the commit indexed, at which
+    extraction version, and the files left out with why (binary, too large, not UTF-8)."""
+
+    project = models.ForeignKey("workspaces.Project", on_delete=models.CASCADE, related_name="+")
+    # deployments.Repo by id (a peer app: no foreign key)
+    repo_id = models.UUIDField(unique=True)
+    namespace = models.CharField(max_length=200)
+    commit_sha = models.CharField(max_length=64, blank=True)
+    extraction_version = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0)
+    # path -> {"sha": blob sha, "reason": one sentence}
+    skipped = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["namespace"]
+        verbose_name = "repository index"
+        verbose_name_plural = "repository indexes"
+
+    def __str__(self) -> str:
+        return f"{self.namespace} at {self.commit_sha[:12] or 'nothing'}"
+
+
 class CitationSource(models.TextChoices):
     ARTIFACT = "artifact", "Artifact"
     MESSAGE = "message", "Chat message"

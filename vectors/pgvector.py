@@ -10,6 +10,7 @@ index keeps scanning until k rows pass the filter, then re-sorts them exactly.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -53,9 +54,13 @@ TABLE_SQL = [
     f"CREATE INDEX IF NOT EXISTS {TABLE}_meta_idx ON {TABLE} USING gin (metadata jsonb_path_ops)",
 ]
 
-# A filter matching fewer rows than this is answered by an exact scan of those rows (found
-# through the GIN metadata index): recall 1.0 and no long iterative index walk.
+# A filter the planner expects to match fewer rows than this is answered by an exact scan of
+# those rows (found through the GIN metadata index): recall 1.0, no long iterative index walk.
+# Larger filters walk the HNSW index with iterative scans, ef_search scaled to the filter's
+# selectivity; if that still returns fewer than k rows, the exact scan answers instead (so a
+# filter matching k rows always returns k).
 EXACT_BELOW = 20_000
+EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
 HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
 
 
@@ -123,12 +128,13 @@ class PgvectorBackend:
     name = "pgvector"
 
     def __init__(
-        self, *, iterative: bool = True, ef_search: int = 200, using: str = "default"
+        self, *, iterative: bool = True, ef_search: int = 400, using: str = "default"
     ) -> None:
         self.iterative = iterative
         self.ef_search = ef_search
         self.using = using
         self.name = "pgvector" if iterative else "pgvector-plain"
+        self._totals: dict = {}
 
     def query(
         self, *, namespace: str, vector: np.ndarray, k: int, filter: dict | None = None
@@ -144,7 +150,19 @@ class PgvectorBackend:
             where.append("(" + " OR ".join(["metadata @> %s::jsonb"] * len(values)) + ")")
             params += [_json({key: v}) for v in values]
         literal = _literal(vector)
-        exact = self.iterative and bool(filter) and self._count(where, params) < EXACT_BELOW
+        ef_search, exact = self.ef_search, False
+        if self.iterative and filter:
+            matching, total = self._estimate(where, params), self._total(namespace, dim)
+            exact = matching < EXACT_BELOW
+            if not exact and total > 0:
+                # the index walk meets ~k/selectivity rows before k of them match
+                ef_search = min(EF_SEARCH_MAX, max(ef_search, int(4 * k * total / matching)))
+        hits = self._run(where, params, literal, dim, k, exact=exact, ef_search=ef_search)
+        if len(hits) < k and filter and self.iterative and not exact:
+            hits = self._run(where, params, literal, dim, k, exact=True, ef_search=ef_search)
+        return hits
+
+    def _run(self, where, params, literal, dim, k, *, exact: bool, ef_search: int):
         # `+ 0` keeps the planner off the HNSW index: an exact scan of the filtered rows
         order = f"(embedding::vector({int(dim)}) <=> %s::vector({int(dim)}))" + (
             " + 0" if exact else ""
@@ -153,27 +171,51 @@ class PgvectorBackend:
             f"SELECT chunk_id, 1 - (embedding::vector({int(dim)}) <=> %s::vector({int(dim)})) "  # noqa: S608
             f"FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
         )
+        # The index walk is what the settings are for: a filter the planner thinks selective
+        # must not turn it into a bitmap scan and sort of a large share of the table.
+        index_only = "off" if (self.iterative and not exact) else "on"
         with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true), "
                 "set_config('hnsw.iterative_scan', %s, true), "
-                "set_config('hnsw.max_scan_tuples', '200000', true)",
-                [str(self.ef_search), "relaxed_order" if self.iterative else "off"],
+                "set_config('hnsw.max_scan_tuples', '200000', true), "
+                "set_config('enable_bitmapscan', %s, true), "
+                "set_config('enable_seqscan', %s, true)",
+                [
+                    str(ef_search),
+                    "relaxed_order" if self.iterative else "off",
+                    index_only,
+                    index_only,
+                ],
             )
             cursor.execute(sql, [literal, *params, literal, k])
             hits = [(cid, float(score)) for cid, score in cursor.fetchall()]
         # relaxed_order may return rows slightly out of order: re-sort by the exact score.
         return sorted(hits, key=lambda h: -h[1])
 
-    def _count(self, where: list[str], params: list) -> int:
-        """Rows matching the filter, counted up to EXACT_BELOW."""
+    def _total(self, namespace: str, dim: int) -> float:
+        """The planner's estimate of the namespace's rows, remembered for a minute."""
+        key = (self.using, namespace, dim)
+        cached = self._totals.get(key)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > 60:
+            value = self._estimate(["namespace = %s", f"dimension = {int(dim)}"], [namespace])
+            self._totals[key] = cached = (value, now)
+        return cached[0]
+
+    def _estimate(self, where: list[str], params: list) -> float:
+        """The planner's estimate of the rows matching `where` (no rows are read)."""
         with connections[self.using].cursor() as cursor:
             cursor.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {' AND '.join(where)} "  # noqa: S608
-                "LIMIT %s) AS matching",
-                [*params, EXACT_BELOW],
+                f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} WHERE {' AND '.join(where)}",  # noqa: S608
+                params,
             )
-            return int(cursor.fetchone()[0])
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            import json
+
+            plan = json.loads(plan)
+        return float(plan[0]["Plan"]["Plan Rows"])
 
 
 _backend = PgvectorBackend()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection
@@ -47,6 +47,10 @@ def namespace_for(project_id, kind: str = "chunks", repo_id=None) -> str:
     if kind == "repo":
         if not repo_id:
             raise ValidationFailed("A repo namespace needs `repo`.", field="repo")
+        try:
+            repo_id = uuid.UUID(str(repo_id))
+        except ValueError:
+            raise ValidationFailed("repo is a repository id.", field="repo")
         return f"project:{project_id}:repo:{repo_id}"
     if kind not in NAMESPACE_KINDS:
         raise ValidationFailed(
@@ -114,13 +118,29 @@ def generation(namespace: str) -> int | None:
 @dataclass
 class _Matrix:
     generation: int
-    ids: list[uuid.UUID]
-    index: dict[uuid.UUID, int]
+    ids: list  # chunk ids as the database returns them (hex str on SQLite, UUID on PostgreSQL)
+    index: dict  # database id value -> row of `matrix`
     matrix: np.ndarray
+    # metadata filter (as a canonical key) -> rows of `matrix` it selects, at this generation
+    filters: dict = field(default_factory=dict)
+
+
+FILTER_CACHE = 64  # filters remembered per namespace matrix (cleared when the generation moves)
+
+
+def _filter_key(filter: dict) -> str:
+    import json
+
+    return json.dumps(filter, sort_keys=True, default=str)
 
 
 class ExactBackend:
-    """SQL metadata filter first, then one numpy scan over the survivors (recall 1.0)."""
+    """SQL metadata filter first, then one numpy scan over the survivors (recall 1.0).
+
+    Per process, a namespace's vectors are one float32 matrix, rebuilt when the namespace's
+    generation moves (every write bumps it). A filter is answered by SQL (raw ids, no model
+    instances), its matrix rows remembered for that generation, so a repeated filter costs
+    one generation check and the scan of its rows."""
 
     name = "exact"
 
@@ -136,11 +156,13 @@ class ExactBackend:
             cached = self._cache.get(namespace)
             if cached is not None and cached.generation == gen:
                 return cached
-        rows = list(
-            Embedding.objects.filter(namespace=namespace)
-            .order_by("chunk_id")
-            .values_list("chunk_id", "dimension", "vector")
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT chunk_id, dimension, vector FROM {Embedding._meta.db_table} "  # noqa: S608
+                "WHERE namespace = %s ORDER BY chunk_id",
+                [namespace],
+            )
+            rows = cursor.fetchall()
         ids = [r[0] for r in rows]
         if rows:
             dim = rows[0][1]
@@ -150,10 +172,37 @@ class ExactBackend:
             matrix = np.zeros((0, 0), dtype=np.float32)
         built = _Matrix(gen, ids, {cid: i for i, cid in enumerate(ids)}, matrix)
         with self._lock:
+            self._cache.pop(namespace, None)
             self._cache[namespace] = built
             if len(self._cache) > 64:
                 self._cache.pop(next(iter(self._cache)))
         return built
+
+    def _rows(self, data: _Matrix, namespace: str, filter: dict) -> np.ndarray:
+        """Matrix rows of the chunks matching `filter`: SQL first, remembered per generation."""
+        key = _filter_key(filter)
+        rows = data.filters.get(key)
+        if rows is not None:
+            return rows
+        lookups = metadata_filter(namespace, filter)
+        sql, params = (
+            Chunk.objects.filter(
+                project_id=namespace_project(namespace), namespace=namespace, **lookups
+            )
+            .values_list("id", flat=True)
+            .order_by()
+            .query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        index = data.index
+        rows = np.fromiter((index[r[0]] for r in found if r[0] in index), dtype=np.int64, count=-1)
+        rows.sort()
+        if len(data.filters) >= FILTER_CACHE:
+            data.filters.pop(next(iter(data.filters)))
+        data.filters[key] = rows
+        return rows
 
     def query(
         self, *, namespace: str, vector: np.ndarray, k: int, filter: dict | None = None
@@ -167,12 +216,9 @@ class ExactBackend:
                 f"{len(vector)}.",
                 field="query",
             )
-        lookups = metadata_filter(namespace, filter)
-        if lookups:
-            allowed = Chunk.objects.filter(
-                project_id=namespace_project(namespace), namespace=namespace, **lookups
-            ).values_list("id", flat=True)
-            rows = np.fromiter((data.index[c] for c in allowed if c in data.index), dtype=np.int64)
+        vector = np.asarray(vector, dtype=np.float32)
+        if filter:
+            rows = self._rows(data, namespace, filter)
             if rows.size == 0:
                 return []
             scores = data.matrix[rows] @ vector
@@ -183,7 +229,11 @@ class ExactBackend:
         top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]
         picked = rows[top] if rows is not None else top
-        return [(data.ids[i], float(scores[j])) for i, j in zip(picked, top, strict=True)]
+        return [(_uuid(data.ids[i]), float(scores[j])) for i, j in zip(picked, top, strict=True)]
+
+
+def _uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 _exact = ExactBackend()

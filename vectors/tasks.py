@@ -44,6 +44,25 @@ def ingest_artifact(self, artifact_id: str, **payload) -> int:
     return services.artifact_ingest(artifact_id=artifact_id, **payload)
 
 
+@shared_task(
+    name="vectors.ingest_repo",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(EmbeddingError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def ingest_repo(self, repo_id: str, *, project_id: str, commit_sha: str = "") -> int:
+    """Index a repository's synced commit; unchanged blobs cost nothing."""
+    from . import repos
+
+    return repos.repo_ingest(
+        repo_id=repo_id, project_id=project_id, commit_sha=commit_sha
+    ).chunks_written
+
+
 @shared_task(name="vectors.recall_audit", acks_late=True, ignore_result=True, expires=3600)
 def recall_audit() -> int:
     """Sample stored queries per namespace and record recall@k against the exact scan."""

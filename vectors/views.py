@@ -9,7 +9,7 @@ from workspaces.models import ProjectFile, ProjectSkill
 from workspaces.pages import form_error, page_context, paginate, workspace_page
 from workspaces.views import project_get_by_slug, project_response
 
-from . import services
+from . import repos, services
 from .forms import FileUploadForm, SearchForm, SkillEditForm, SkillForm
 from .models import Chunk, Citation
 
@@ -149,14 +149,18 @@ def file_detail(request, access, project_slug, file_id):
 def search_page(request, access, project_slug):
     """Type a query, open each hit at its page in the file; the recall audit beside it."""
     project = project_get_by_slug(access, project_slug)
-    form = SearchForm(request.GET or None)
+    repo_indexes = repos.repo_index_list(project=project)
+    form = SearchForm(request.GET or None, repos=repo_indexes)
     results = None
     if form.is_valid() and form.cleaned_data["q"].strip():
+        kind, _, repo_id = (form.cleaned_data["ns"] or "chunks").partition(":")
         try:
             results = services.search(
                 project=project,
                 query=form.cleaned_data["q"],
                 mode=form.cleaned_data["mode"] or "hybrid",
+                namespace=kind,
+                repo=repo_id or None,
                 k=20,
             )
         except ServiceError as exc:
@@ -172,5 +176,6 @@ def search_page(request, access, project_slug):
             form=form,
             results=results,
             audits=services.latest_recall(project=project),
+            repo_indexes=repo_indexes,
         ),
     )

@@ -32,6 +32,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Role
+from common import indexing
 from common.exceptions import Conflict, NotFound, ValidationFailed
 from workspaces.models import Project
 
@@ -217,6 +218,8 @@ def repo_sync_run(*, repo_id, delivery_id=None, full: bool = False) -> str:
     with transaction.atomic():
         state = RepoSyncState.objects.select_for_update().get(pk=state_for(repo=repo).pk)
         outcome, detail = _sync_locked(repo, state, backend, head, full=full)
+        if head is not None and state.head_sha:  # code search indexes the synced commit
+            indexing.repo_synced(repo.pk, project_id=repo.project_id, commit_sha=state.head_sha)
         if delivery is not None:
             delivery.status = outcome
             delivery.detail = detail[:500]

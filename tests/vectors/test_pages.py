@@ -13,7 +13,7 @@ from .helpers import ingest, make_pdf, prose
 
 
 class TestSearchPage(PageContract):
-    queries = 10
+    queries = 11  # + the project's repository indexes (the "Search in" choices)
 
     def url(self, world, filled):
         return f"/w/{world.workspace.slug}/p/{filled.project.slug}/search/?q=river"
