@@ -18,10 +18,11 @@ ERROR_SCHEMA = {
     "properties": {
         "detail": {"type": "string"},
         "code": {"type": "string"},
-        # A 402 over a plan limit names the limit, its allowance (null: unlimited) and use.
-        "limit": {"type": "string"},
-        "allowed": {"type": "integer", "nullable": True},
-        "used": {"type": "integer"},
+        # A 402 over a plan limit names the limit, its allowance (null: unlimited) and use;
+        # a 400 may carry field errors under the same names (a `limit` query parameter).
+        "limit": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+        "allowed": {"oneOf": [{"type": "integer"}, {"type": "array"}], "nullable": True},
+        "used": {"oneOf": [{"type": "integer"}, {"type": "array"}]},
     },
     # One list of messages per field; a nested or listed field nests the same shape.
     "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
