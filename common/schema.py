@@ -3,7 +3,8 @@ responses every operation can give, all with one `Error` schema, instead of repe
 them on each view.
 
 `Error` is what `common.exceptions.exception_handler` answers: `{"detail", "code"}` for a
-refusal, or field errors (`{"<field>": ["message", …]}`) for a 400.
+refusal (a 402 adds `limit`, `allowed` and `used`), or field errors
+(`{"<field>": ["message", …]}`) for a 400.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ ERROR_SCHEMA = {
     "properties": {
         "detail": {"type": "string"},
         "code": {"type": "string"},
+        # A 402 over a plan limit names the limit, its allowance (null: unlimited) and use;
+        # a 400 may carry field errors under the same names (a `limit` query parameter).
+        "limit": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+        "allowed": {"oneOf": [{"type": "integer"}, {"type": "array"}], "nullable": True},
+        "used": {"oneOf": [{"type": "integer"}, {"type": "array"}]},
     },
     # One list of messages per field; a nested or listed field nests the same shape.
     "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
@@ -24,17 +30,50 @@ ERROR_SCHEMA = {
 DESCRIPTIONS = {
     "400": "Invalid input: field errors, or a body that is not storable JSON.",
     "401": "Not authenticated.",
+    "402": "Over a plan limit (`code: limit_reached`, with `limit`, `allowed` and `used`).",
     "403": "Authenticated, but the role or capability is insufficient.",
     "404": "Not found, or not visible to the caller (existence is not revealed).",
-    "409": "Conflicts with the current state.",
+    "409": "Conflicts with the current state (a duplicate, an illegal transition, or a "
+    "database schema version newer than the code's).",
     "413": "The request body is too large.",
     "429": "Too many attempts; retry after the `Retry-After` header.",
-    "502": "The upstream provider (deploy provider, GitHub) failed.",
+    "502": "The upstream provider (deploy provider, GitHub, the project's repository) failed.",
 }
 WRITE = {"post", "put", "patch", "delete"}
-UPSTREAM = ("/deployments/", "/repos/", "/infra-resources/")
+# Operations that call a provider or read the project's repository in the request.
+UPSTREAM = (
+    ("/deployments/", WRITE),
+    ("/repos/", WRITE),
+    ("/infra-resources/", WRITE),
+    ("/projects/{project_id}/stats/", {"get"}),
+    ("/projects/{project_id}/settings/", {"patch"}),
+)
 # Reads that check stored bytes against their checksum answer 409 on a mismatch.
 CHECKSUMMED = ("/artifacts/{id}/download/",)
+# Creates that count against a plan limit (common.limits.enforce or the credit ledger).
+LIMITED = (
+    ("/api/v1/workspaces/", "post"),
+    ("/api/v1/workspaces/{workspace_slug}/projects/", "post"),
+    ("/api/v1/teams/{team_id}/members/", "post"),
+    ("/api/v1/invitations/accept/", "post"),
+    ("/projects/{project_id}/files/", "post"),
+    ("/projects/{project_id}/artifacts/", "post"),
+    ("/projects/{project_id}/deployments/", "post"),
+)
+# Public operations that still refuse a caller: a signed hook with a bad signature.
+SIGNED = ("/api/v1/hooks/",)
+# Operations without an id in the path that can still name something missing.
+NAMES_A_ROW = (
+    ("/api/v1/invitations/accept/", "post"),  # the invitation token
+)
+THROTTLED = (
+    ("/api/v1/auth/tokens/", "post"),  # django-axes
+    ("/api/v1/workspaces/{workspace_slug}/kpi/", "post"),  # throttle_scope "kpi"
+)
+
+
+def _matches(path: str, method: str, table) -> bool:
+    return any(path.endswith(suffix) and method == verb for suffix, verb in table)
 
 
 def _codes(path: str, method: str, operation: dict) -> list[str]:
@@ -43,20 +82,25 @@ def _codes(path: str, method: str, operation: dict) -> list[str]:
     if has_body or operation.get("parameters"):
         codes.append("400")
     public = any(not s for s in operation.get("security", [{}]))
-    if not public:
+    if not public or path.startswith(SIGNED):
         codes.append("401")
+    if _matches(path, method, LIMITED):
+        codes.append("402")
     if "{" in path or not public:
         codes.append("403")
     paged = any(p.get("name") == "page" for p in operation.get("parameters", []))
-    if "{" in path or paged:  # a page number past the last page is a 404 too
+    # A page number past the last page is a 404 too.
+    if "{" in path or paged or _matches(path, method, NAMES_A_ROW):
         codes.append("404")
-    if (method in WRITE and "{" in path) or path.endswith(CHECKSUMMED):
+    # Every write answers 409 while the database's schema version is newer than the code's
+    # (durability.middleware.SchemaVersionGuardMiddleware), besides its own conflicts.
+    if method in WRITE or path.endswith(CHECKSUMMED):
         codes.append("409")
     if has_body:
         codes.append("413")
-    if path.endswith("/auth/tokens/") and method == "post":
+    if _matches(path, method, THROTTLED):
         codes.append("429")
-    if method in WRITE and any(part in path for part in UPSTREAM):
+    if any(part in path and method in verbs for part, verbs in UPSTREAM):
         codes.append("502")
     return codes
 

@@ -14,5 +14,5 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     *[path("", include(module)) for module in app_modules("urls")],
     # Last: an API path (with its slash, so APPEND_SLASH still redirects) nothing matched.
-    re_path(r"^api/.+/$", api_not_found),
+    re_path(r"^api/[\s\S]+/$", api_not_found),  # [\s\S]: a newline in the path too
 ]

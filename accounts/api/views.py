@@ -32,6 +32,14 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return [AllowAny()]
         return super().get_permissions()
 
+    def get_authenticators(self):
+        # Signing in takes the credentials in the body: a stale `Authorization` header (a
+        # revoked token) must not turn the sign-in into a 401. (`self.action` is not set
+        # yet when DRF asks for the authenticators; the method is.)
+        if self.request is not None and self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
     def get_queryset(self):
         return selectors.token_list(user=self.request.user)
 

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import User
@@ -167,6 +168,8 @@ def message_rows_data(rows) -> list[dict]:
     return out
 
 
+# A whole page (not a list to paginate again): the view pages by seq itself.
+@extend_schema_serializer(many=False)
 class MessagePageOutput(serializers.Serializer):
     count = serializers.IntegerField(
         help_text="Messages in the thread, counted up to 10000 (a longer thread reports 10000)."
@@ -205,6 +208,7 @@ class EventOutput(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_serializer(many=False)
 class EventPageOutput(serializers.Serializer):
     count = serializers.IntegerField(help_text="Events in the thread (its seq is gapless).")
     next = serializers.URLField(

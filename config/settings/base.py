@@ -20,6 +20,7 @@ SECRET_KEY = env("SECRET_KEY", default=DEFAULT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "common.not_found.csrf_failure"  # JSON under /api/
 DJANGO_ENV = env("DJANGO_ENV", default="local")
 APP_VERSION = "0.1.0"
 

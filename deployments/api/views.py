@@ -239,7 +239,9 @@ class ArtifactViewSet(PipelineViewSet):
                 OpenApiTypes.BINARY,
                 description="The stored bytes, sent with the content type the artifact was "
                 "created with (`content_type`); errors are JSON (`Error`).",
-            )
+            ),
+            # An artifact created from JSON `content` is served as that JSON, any value.
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.ANY),
         }
     )
     @action(detail=True, methods=["get"])

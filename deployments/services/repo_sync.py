@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings as django_settings
@@ -40,6 +41,7 @@ from .. import draftforge as df
 from ..git import ZERO_SHA, GitError, backend_for, commit_with_retry
 from ..models import Repo
 from ..sync_models import DeliveryStatus, RepoDelivery, RepoSyncState, SyncStatus
+from ._common import ProviderFailed
 
 logger = logging.getLogger(__name__)
 
@@ -364,10 +366,21 @@ def repo_resync(*, repo: Repo) -> str:
     return repo_sync_run(repo_id=repo.pk, full=True)
 
 
+@contextmanager
+def _repository_reachable():
+    """In a request: a repository that cannot be read (GitHub down or not configured, a
+    local path that is not a repository) is the upstream's failure, a 502, never a 500."""
+    try:
+        yield
+    except GitError as exc:
+        raise ProviderFailed(f"The repository could not be read: {exc}") from exc
+
+
 def repo_sync_request(*, repo: Repo) -> str:
-    """`POST …/repos/{id}/sync/`: sync now, in the request (a local read is fast; a GitHub
-    repository's errors come back as 502)."""
-    return repo_sync_run(repo_id=repo.pk)
+    """`POST …/repos/{id}/sync/`: sync now, in the request (a local read is fast; a
+    repository that cannot be read comes back as 502)."""
+    with _repository_reachable():
+        return repo_sync_run(repo_id=repo.pk)
 
 
 # --- database → repo: settings ---------------------------------------------------------------
@@ -383,7 +396,8 @@ def settings_update(*, project: Project, changes: dict, actor) -> dict:
     if not isinstance(changes, dict) or not changes:
         raise ValidationFailed("Send the config.yml keys to change, as JSON.", field="settings")
     repo = _require_repo(project)
-    backend = backend_for(repo)
+    with _repository_reachable():
+        backend = backend_for(repo)
     state = state_for(repo=repo)
     cache = state.settings or {}
     outcome: dict = {}
@@ -462,7 +476,8 @@ def project_stats(*, project: Project) -> tuple[dict, str]:
         stats = None
     if stats:
         return stats, "database"
-    return stats_from_repository(repo=repo), "repository"
+    with _repository_reachable():
+        return stats_from_repository(repo=repo), "repository"
 
 
 def stats_from_repository(*, repo: Repo) -> dict:

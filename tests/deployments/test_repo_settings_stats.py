@@ -222,3 +222,23 @@ def test_draftforge_stats_command_for_ci(git_repo, capsys, tmp_path):
     call_command("draftforge_stats", str(git_repo.path), "--commit")
     assert json.loads(git_repo.backend.read(git_repo.head(), df.STATS))["current"] == printed[
         "current"]  # fmt: skip
+
+
+def test_an_unreadable_repository_is_a_json_502_not_a_500(connected, git_repo, world, project):
+    """Found by schemathesis: stats, settings and sync on demand raised GitError (a 500)
+    when the repository could not be read; the upstream's failure is a 502 `Error`."""
+    import shutil
+
+    shutil.rmtree(git_repo.path)  # the repository of record is gone
+    client = api_client(world.member)
+    answers = [
+        client.get(url(world, project, "stats/")),
+        client.patch(url(world, project, "settings/"), {"a": 1}, format="json"),
+        client.patch(url(world, project, "settings/"), {"a": "1"}, format="multipart"),
+        client.post(url(world, project, f"repos/{connected.pk}/sync/")),
+    ]
+    for response in answers:
+        assert response.status_code == 502, response.content
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["code"] == "provider_error"
+        assert "could not be read" in response.json()["detail"]

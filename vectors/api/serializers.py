@@ -15,6 +15,15 @@ class SearchInput(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["hybrid", "vector", "keyword"], default="hybrid")
 
 
+class SearchQueryInput(SearchInput):
+    """`GET …/search/`: the same search from query parameters, without `filter`. The query
+    is shorter than POST's so the whole URL fits a server's request line (4 KB: 300
+    characters take at most 3,600 bytes percent-encoded); longer queries go by POST."""
+
+    query = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    filter = None
+
+
 class SearchResult(serializers.Serializer):
     id = serializers.UUIDField()
     score = serializers.FloatField()

@@ -27,15 +27,16 @@ class SearchViewSet(ProjectScopedViewSet):
 
     @extend_schema(
         operation_id="project_search_get",
-        parameters=[s.SearchInput],
+        parameters=[s.SearchQueryInput],
         responses={200: s.SearchOutput},
     )
     def search_get(self, request, workspace_slug=None, project_id=None):
-        """The same search from query parameters (`filter` is not taken here); without a
-        `query` it answers an empty result list."""
-        if not request.query_params.get("query", "").strip():
+        """The same search from query parameters (`filter` is not taken here, and `query`
+        is at most 300 characters); without a `query` it answers an empty result list."""
+        data = self.validated(s.SearchQueryInput, data=request.query_params)
+        if not data.get("query", "").strip():
             return Response({"results": []})
-        return self._search(self.validated(s.SearchInput, data=request.query_params))
+        return self._search(data)
 
     def _search(self, data: dict) -> Response:
         results = services.search(project=self.project, **data)
