@@ -86,7 +86,13 @@ def check_can_post(*, thread: Thread, actor: User) -> None:
     from accounts.moderation import check_can_write
 
     check_can_write(actor, chat=True)
-    ids = participant_ids(thread)
+    check_participant_can_post(actor=actor, participants=participant_ids(thread))
+
+
+def check_participant_can_post(*, actor: User, participants: list) -> None:
+    """The private-thread half of `check_can_post`, given the thread's participant ids
+    (empty for a public thread): 404 for a non-participant, 400 across a DM block."""
+    ids = participants
     if not ids:
         return
     if actor.pk not in ids:
@@ -115,6 +121,7 @@ def presence_users(users: QuerySet[User], *, viewer) -> QuerySet[User]:
 
 __all__ = [
     "check_can_post",
+    "check_participant_can_post",
     "presence_users",
     "is_private",
     "mention_recipients",

@@ -36,7 +36,7 @@ from .models import (
     NotificationKind,
     Thread,
 )
-from .webhooks import webhook_outbox_write
+from .webhooks import subscribed_endpoints_sql, webhook_outbox_write
 
 MAX_BODY = 20_000
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_-]{1,38})")
@@ -75,12 +75,17 @@ def mentioned_handles(text: str) -> set[str]:
     return {m.lower() for m in MENTION.findall(text or "")}
 
 
+def _mentions(text: str, *, actor: User, previous: str = "") -> set[str]:
+    handles = mentioned_handles(text) - mentioned_handles(previous)
+    handles.discard(actor.handle)
+    return handles
+
+
 def _notify_mentions_on_commit(
     *, workspace: Workspace, actor: User, text: str, previous: str = "", kind: str, **target
 ) -> None:
     """After commit, notify members mentioned in `text` (and not already in `previous`)."""
-    handles = mentioned_handles(text) - mentioned_handles(previous)
-    handles.discard(actor.handle)
+    handles = _mentions(text, actor=actor, previous=previous)
     if not handles:
         return
     excerpt = text[:200]
@@ -288,15 +293,115 @@ def _insert_values(obj, connection, *, seq_from: str | None = None) -> tuple[str
 
 
 def _append_text_and_view(*, thread: Thread, actor: User, body: str, client_id: str) -> Message:
-    """Append a text event and its view row (the thread is locked by the caller).
+    """Append a text event and its view row, statement by statement (the thread is
+    locked by the caller); PostgreSQL does it in one statement (`_message_post_pg`)."""
+    event = _append_event(
+        thread=thread,
+        kind=EventKind.TEXT,
+        message_id=uuid.uuid4(),
+        actor=actor,
+        body=body,
+        client_id=client_id,
+    )
+    message = apply_event(None, event)
+    message.save(force_insert=True)
+    return message
 
-    On PostgreSQL one statement does it all: the next seq from the event log (one backward
-    step on the (thread, seq) index) onto the thread's `last_seq`, the event, and the
-    view row `apply_event` folds from it. Elsewhere the same rows, statement by statement.
-    """
+
+_POST_SQL: dict[str, str] = {}
+
+
+def _post_read_sql(connection) -> str:
+    """One statement for everything a post reads before it writes (PostgreSQL): the
+    thread row, locked, with its workspace; the actor's latest mute/restore action and
+    whether their `chat` capability is denied (the reads of
+    `accounts.moderation.check_can_write`); the thread's participants (private threads);
+    the subscribed webhook endpoints; which mentioned handles are members of the team."""
+    from accounts.models import Capability, Membership
+    from accounts.models_safety import ModerationAction
+
+    from .models import ThreadParticipant
+
+    def cols(model, alias):
+        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+    table = {
+        m: connection.ops.quote_name(m._meta.db_table)
+        for m in (Thread, Workspace, ModerationAction, Capability, ThreadParticipant, User,
+                  Membership)
+    }  # fmt: skip
+    hooks = subscribed_endpoints_sql('t."workspace_id"')
+    return (
+        f"SELECT {cols(Thread, 't')}, {cols(Workspace, 'w')},"  # noqa: S608
+        f' (SELECT ma."type" FROM {table[ModerationAction]} ma WHERE ma."user_id" = %s'
+        f' AND ma."type" IN (%s, %s) ORDER BY ma."created_at" DESC LIMIT 1),'
+        f' EXISTS (SELECT 1 FROM {table[Capability]} c WHERE c."user_id" = %s'
+        f' AND c."capability" = %s AND c."denied"),'
+        f' ARRAY(SELECT p."user_id" FROM {table[ThreadParticipant]} p'
+        f' WHERE p."thread_id" = t."id"),'
+        f" {hooks},"
+        f' ARRAY(SELECT u."id" FROM {table[User]} u JOIN {table[Membership]} mb'
+        f' ON mb."user_id" = u."id" WHERE mb."team_id" = w."team_id" AND u."handle" = ANY(%s))'
+        f' FROM {table[Thread]} t JOIN {table[Workspace]} w ON w."id" = t."workspace_id"'
+        f' WHERE t."id" = %s FOR UPDATE OF t'
+    )
+
+
+def _post_write_sql(connection, ev_cols: str, ev_vals: str, msg_cols: str, msg_vals: str) -> str:
+    """One statement for every write of a post (PostgreSQL), under the thread lock the
+    read statement took: the first event with this client_id, if any (then nothing is
+    written); else the next seq from the event log (one backward step on the
+    (thread, seq) index) onto the thread's `last_seq`, the event, and the view row
+    `apply_event` folds from it."""
+    quote = connection.ops.quote_name
+    events, threads = quote(MessageEvent._meta.db_table), quote(Thread._meta.db_table)
+    return (
+        f"WITH p AS (SELECT message_id FROM {events} WHERE thread_id = %s"  # noqa: S608
+        " AND client_id = %s AND client_id <> '' LIMIT 1), "
+        f"s AS (UPDATE {threads} SET last_seq = COALESCE((SELECT seq FROM {events} "
+        "WHERE thread_id = %s ORDER BY seq DESC LIMIT 1), 0) + 1, updated_at = %s "
+        "WHERE id = %s AND NOT EXISTS (SELECT 1 FROM p) RETURNING last_seq), "
+        f"e AS (INSERT INTO {events} ({ev_cols}) SELECT {ev_vals} FROM s RETURNING seq), "
+        f"m AS (INSERT INTO {quote(Message._meta.db_table)} ({msg_cols}) SELECT {msg_vals} "
+        "FROM e RETURNING seq) "
+        "SELECT (SELECT seq FROM m), (SELECT message_id FROM p)"
+    )
+
+
+def _message_post_pg(*, thread: Thread, body: str, actor: User, client_id: str):
+    """`message_post` on PostgreSQL in two statements: one read (lock + every check's
+    facts), one write (dedupe + seq + event + view). The outbox insert and the mention
+    notifications (after commit) cost statements only when an endpoint is subscribed or
+    a mentioned handle is a member."""
+    from accounts.models import CapabilityName
+    from accounts.models_safety import ModerationType
+
+    connection = connections[MessageEvent.objects.db]
+    handles = sorted(_mentions(body, actor=actor))
+    read = _POST_SQL.get("read") or _POST_SQL.setdefault("read", _post_read_sql(connection))
+    params = [actor.pk, ModerationType.MUTE, ModerationType.RESTORE, actor.pk, CapabilityName.CHAT,
+              "message.created", handles, thread.pk]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(read, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("Thread not found.")
+    t_fields = [f.attname for f in Thread._meta.concrete_fields]
+    w_fields = [f.attname for f in Workspace._meta.concrete_fields]
+    nt, nw = len(t_fields), len(w_fields)
+    locked = Thread.from_db(connection.alias, t_fields, row[:nt])
+    locked.workspace = Workspace.from_db(connection.alias, w_fields, row[nt : nt + nw])
+    last_action, chat_denied, participants, endpoint_ids, mentioned = row[nt + nw :]
+    if last_action == ModerationType.MUTE or chat_denied:
+        from accounts.moderation import check_can_write
+
+        check_can_write(actor, chat=True)  # raises with the moderation rule's own message
+    private.check_participant_can_post(actor=actor, participants=participants)
+    client_id = _clean_client_id(client_id)
+
     now = timezone.now()
     event = MessageEvent(
-        thread=thread,
+        thread=locked,
         seq=0,  # the database picks it below
         kind=EventKind.TEXT,
         message_id=uuid.uuid4(),
@@ -306,40 +411,45 @@ def _append_text_and_view(*, thread: Thread, actor: User, body: str, client_id: 
         created_at=now,
         updated_at=now,
     )
-    connection = connections[MessageEvent.objects.db]
-    if connection.vendor != "postgresql":
-        event = _append_event(
-            thread=thread,
-            kind=EventKind.TEXT,
-            message_id=event.message_id,
-            actor=actor,
-            body=body,
-            client_id=client_id,
-        )
-        message = apply_event(None, event)
-        message.save(force_insert=True)
-        return message
     message = apply_event(None, event)
     message.created_at = message.updated_at = now
     ev_cols, ev_vals, ev_params = _insert_values(event, connection, seq_from="s.last_seq")
     msg_cols, msg_vals, msg_params = _insert_values(message, connection, seq_from="e.seq")
-    quote = connection.ops.quote_name
-    events, threads = quote(MessageEvent._meta.db_table), quote(Thread._meta.db_table)
-    sql = (
-        f"WITH s AS (UPDATE {threads} SET last_seq = COALESCE((SELECT seq FROM {events} "  # noqa: S608
-        f"WHERE thread_id = %s ORDER BY seq DESC LIMIT 1), 0) + 1, updated_at = %s "
-        f"WHERE id = %s RETURNING last_seq), "
-        f"e AS (INSERT INTO {events} ({ev_cols}) SELECT {ev_vals} FROM s RETURNING seq) "
-        f"INSERT INTO {quote(Message._meta.db_table)} ({msg_cols}) SELECT {msg_vals} FROM e "
-        "RETURNING seq"
+    write = _POST_SQL.get("write") or _POST_SQL.setdefault(
+        "write", _post_write_sql(connection, ev_cols, ev_vals, msg_cols, msg_vals)
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [thread.pk, now, thread.pk, *ev_params, *msg_params])
-        seq = cursor.fetchone()[0]
-    thread.last_seq = event.seq = message.seq = message.last_event_seq = seq
+        cursor.execute(
+            write, [locked.pk, client_id, locked.pk, now, locked.pk, *ev_params, *msg_params]
+        )
+        seq, first = cursor.fetchone()
+    if first is not None:
+        return Message.objects.get(pk=first), False
+    locked.last_seq = event.seq = message.seq = message.last_event_seq = seq
     message._state.adding = False
     message._state.db = connection.alias
-    return message
+    _after_post(thread=locked, actor=actor, message=message, endpoint_ids=endpoint_ids)
+    if mentioned:
+        _notify_mentions_on_commit(
+            workspace=locked.workspace,
+            actor=actor,
+            text=body,
+            kind=NotificationKind.MESSAGE_MENTION,
+            thread=locked,
+            message_id=message.pk,
+        )
+    return message, True
+
+
+def _after_post(*, thread: Thread, actor: User, message: Message, endpoint_ids=None) -> None:
+    """The outbox, in the post's transaction (a retry with a known client_id emits
+    nothing): one delivery per subscribed endpoint."""
+    webhook_outbox_write(
+        workspace_id=thread.workspace_id, event_type="message.created",
+        data={"id": str(message.pk), "thread": str(thread.pk), "seq": message.seq,
+              "author": str(actor.pk), "body": message.body[:2000]},
+        endpoint_ids=endpoint_ids,
+    )  # fmt: skip
 
 
 def _lock_thread(thread: Thread) -> Thread:
@@ -353,17 +463,24 @@ def _lock_message(thread: Thread, message_id) -> Message:
     return message
 
 
+def _clean_client_id(client_id: str) -> str:
+    client_id = (client_id or "").strip()
+    if len(client_id) > 64:
+        raise ValidationFailed("At most 64 characters.", field="client_id")
+    _no_nul(client_id, field="client_id")
+    return client_id
+
+
 @transaction.atomic
 def message_post(
     *, thread: Thread, body: str, actor: User, client_id: str = ""
 ) -> tuple[Message, bool]:
     """Post a message; returns (message, created). A known client_id returns the first one."""
     body = _clean_body(body)
+    if connections[MessageEvent.objects.db].vendor == "postgresql":
+        return _message_post_pg(thread=thread, body=body, actor=actor, client_id=client_id)
     private.check_can_post(thread=thread, actor=actor)  # participants, DM blocks, mutes
-    client_id = (client_id or "").strip()
-    if len(client_id) > 64:
-        raise ValidationFailed("At most 64 characters.", field="client_id")
-    _no_nul(client_id, field="client_id")
+    client_id = _clean_client_id(client_id)
     thread = _lock_thread(thread)
     if client_id:
         first = (
@@ -374,14 +491,7 @@ def message_post(
         if first is not None:
             return Message.objects.get(pk=first), False
     message = _append_text_and_view(thread=thread, actor=actor, body=body, client_id=client_id)
-    # The outbox, in the post's transaction (a retry with a known client_id emits nothing).
-    # Costs one indexed read of the workspace's active endpoints, plus one insert only
-    # when an endpoint is subscribed.
-    webhook_outbox_write(
-        workspace_id=thread.workspace_id, event_type="message.created",
-        data={"id": str(message.pk), "thread": str(thread.pk), "seq": message.seq,
-              "author": str(actor.pk), "body": message.body[:2000]},
-    )  # fmt: skip
+    _after_post(thread=thread, actor=actor, message=message)
     _notify_mentions_on_commit(
         workspace=thread.workspace,
         actor=actor,

@@ -2,10 +2,12 @@
 
     createdb -h 127.0.0.1 -U postgres hf_http_bench
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/hf_http_bench
-    .venv/bin/python bench/http_load.py [--quick]
+    .venv/bin/python bench/http.py [--quick]
 
-(Named http_load.py, not http.py: a script's folder comes first on sys.path, and a
-bench/http.py would shadow the standard library's `http` for every script in bench/.)
+A script's folder comes first on sys.path, so this file is what `import http` finds from
+any script in bench/ (this one included): imported under the name `http`, it steps aside
+and hands over the standard library's package (the block below the imports of
+`__future__`), so `http.client`, `http.cookies` and Django work as usual.
 
 Options: --clients 16, --seconds 60, --workers 2 (gunicorn), --threads 4 (per worker),
 --quick (15 seconds). It migrates the database, makes a workspace, a member with an API
@@ -19,6 +21,20 @@ duplicated = a `client_id` in the log more than once; both must be 0.
 """
 
 from __future__ import annotations
+
+if __name__ == "http":  # imported as the standard library's `http` (see the docstring)
+    import os as _os
+    import sys as _sys
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _saved = _sys.path[:]
+    del _sys.modules["http"]
+    _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != _here]
+    try:
+        import http as _std
+    finally:
+        _sys.path[:] = _saved
+    _sys.modules["http"] = _std
 
 import argparse
 import http.client
