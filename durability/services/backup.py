@@ -160,7 +160,7 @@ def _export_part(
     connection inside the exported snapshot of the backup's transaction. With `keys`
     (a delta's workspace part) every primary key of that queryset goes to a second file.
     """
-    filename = f"{index:03d}-{entry.key}.jsonl.zst"
+    filename = f"{index:03d}-{entry.key}.copy.zst"
     writer = archive.PartWriter(tmp, filename)
     key_writer = (
         archive.PartWriter(tmp, f"{index:03d}-{entry.key}.keys.zst") if keys is not None else None
@@ -195,7 +195,7 @@ def _export_part(
     if key_writer is not None:
         key_info = {"name": key_writer.name, "path": key_writer.path, "keys": key_count}
         key_info.update(key_writer.finish())
-    return filename, writer.path, count, writer.finish(), key_info
+    return filename, writer.path, count, {"encoding": rows.ENCODING, **writer.finish()}, key_info
 
 
 def _write_archive(

@@ -133,6 +133,8 @@ def _load_part(part: dict[str, Any], entry: registry.Entry, using: str, skip_exi
         digest.watch(archive.decompressed_blocks(part["_local"])),
         using=using,
         skip_existing=skip_existing,
+        encoding=part.get("encoding", rows.ENCODING_JSONL),
+        names=part.get("columns"),
     )
     if count != part["rows"] or digest.hexdigest() != part["content_digest"]:
         raise ValidationFailed(
@@ -173,7 +175,12 @@ def apply_delta(
         keep = _keys(part, model)
         if entry.key in KEEP_FOREVER:
             continue
-        renewed = rows.read_pks(model, archive.decompressed_blocks(part["_local"]))
+        renewed = rows.read_pks(
+            model,
+            archive.decompressed_blocks(part["_local"]),
+            encoding=part.get("encoding", rows.ENCODING_JSONL),
+            names=part.get("columns"),
+        )
         current = registry.workspace_queryset(entry, workspace).using(using).order_by()
         doomed = [
             pk for pk in current.values_list("pk", flat=True) if pk not in keep or pk in renewed
