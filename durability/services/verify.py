@@ -203,8 +203,8 @@ def _compare_delta(manifest: dict[str, Any], alias: str, same_vendor: bool) -> i
     total = 0
     for entry, queryset, info in workspace_scope(workspace, using=alias):
         part = parts.get(entry.key)
-        if info.get("scope") != "workspace" or part is None:
-            continue
+        if info.get("scope") != "workspace" or part is None or "file" not in part["keys"]:
+            continue  # an immutable model's delta records its count only (compared above)
         digest = Digest()
         count = rows.export_keys(queryset, using=alias, write=digest.sha.update)
         if same_vendor and digest.hexdigest() != part["keys"]["content_digest"]:
