@@ -25,7 +25,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from django.db import DatabaseError, connections
@@ -322,7 +322,7 @@ def _load_chunked(model, records: Iterable[dict], using, skip_existing, text=Fal
     )
 
     def convert(row: dict) -> list:
-        values = []
+        values: list[Any] = []
         for f in fields:
             value = row.get(f.column)
             if value is None:

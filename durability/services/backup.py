@@ -198,7 +198,7 @@ def _export_part(
         if key_writer is not None:
             key_writer.abort()
         raise
-    key_info = None
+    key_info: dict[str, Any] | None = None
     if count_only:
         key_info = {"keys": key_count, "count_only": True}
     elif key_writer is not None:
