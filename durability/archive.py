@@ -1,6 +1,6 @@
 """The backup archive in Django storage alias "backups": layout, manifest, checksums.
 
-    <backup_id>/parts/<NNN>-<app_label.Model>.jsonl.zst   one per model, zstd JSON lines
+    <backup_id>/parts/<NNN>-<app_label.Model>.copy.zst    one per model, zstd COPY text
     <backup_id>/files/<path in default storage>           uploaded files and blobs
     <backup_id>/parts/<NNN>-<app_label.Model>.keys.zst    (a delta) every primary key now
     <backup_id>/manifest.json                              written last
@@ -35,8 +35,11 @@ from django.core.files.storage import storages
 
 from common.exceptions import NotFound, ValidationFailed
 
-FORMAT = 1  # a full backup
-DELTA_FORMAT = 2  # an incremental backup: older code must refuse it rather than misread it
+# Formats 1 (full) and 2 (incremental, instance) hold JSON-lines parts; 3 and 4 hold parts
+# in PostgreSQL's COPY text format (each part says its `encoding`). Older code refuses a
+# format it does not know rather than misread it; this code reads all four.
+FORMAT = 3  # a full backup
+DELTA_FORMAT = 4  # an incremental (or instance) backup
 READABLE = DELTA_FORMAT
 MANIFEST = "manifest.json"
 BLOCK = 1 << 20

@@ -158,12 +158,17 @@ def _export_part(
 
     With `snapshot` (PostgreSQL, a worker thread) the part is read on this thread's own
     connection inside the exported snapshot of the backup's transaction. With `keys`
-    (a delta's workspace part) every primary key of that queryset goes to a second file.
+    (a delta's workspace part) every primary key of that queryset goes to a second file,
+    except for an immutable model: its rows are only ever inserted (database triggers
+    refuse a delete outside a purge), so a delta records only how many it has.
     """
-    filename = f"{index:03d}-{entry.key}.jsonl.zst"
+    filename = f"{index:03d}-{entry.key}.copy.zst"
     writer = archive.PartWriter(tmp, filename)
+    count_only = keys is not None and entry.immutable
     key_writer = (
-        archive.PartWriter(tmp, f"{index:03d}-{entry.key}.keys.zst") if keys is not None else None
+        archive.PartWriter(tmp, f"{index:03d}-{entry.key}.keys.zst")
+        if keys is not None and not count_only
+        else None
     )
     key_count = 0
 
@@ -172,6 +177,8 @@ def _export_part(
         count = rows.export(queryset, using=using, write=writer.write)
         if keys is not None and key_writer is not None:
             key_count = rows.export_keys(keys, using=using, write=key_writer.write)
+        elif keys is not None:
+            key_count = keys.using(using).order_by().count()
         return count
 
     try:
@@ -191,11 +198,13 @@ def _export_part(
         if key_writer is not None:
             key_writer.abort()
         raise
-    key_info = None
-    if key_writer is not None:
+    key_info: dict[str, Any] | None = None
+    if count_only:
+        key_info = {"keys": key_count, "count_only": True}
+    elif key_writer is not None:
         key_info = {"name": key_writer.name, "path": key_writer.path, "keys": key_count}
         key_info.update(key_writer.finish())
-    return filename, writer.path, count, writer.finish(), key_info
+    return filename, writer.path, count, {"encoding": rows.ENCODING, **writer.finish()}, key_info
 
 
 def _write_archive(
@@ -254,7 +263,9 @@ def _write_archive(
                     **info,
                     **sums,
                 }
-                if key_info is not None:
+                if key_info is not None and key_info.get("count_only"):
+                    part["keys"] = {"rows": key_info["keys"]}  # immutable: no key list
+                elif key_info is not None:
                     archive.store_file(f"{backup_id}/parts/{key_info['name']}", key_info["path"])
                     os.remove(key_info["path"])
                     part["keys"] = {

@@ -75,7 +75,9 @@ def fetch_parts(
     """
     storage = archive.backup_storage()
     problems = []
-    items = list(manifest["parts"]) + [p["keys"] for p in manifest["parts"] if "keys" in p]
+    items = list(manifest["parts"]) + [
+        p["keys"] for p in manifest["parts"] if "file" in p.get("keys", {})
+    ]
     if files:
         items += manifest["files"]
     for index, item in enumerate(items):
@@ -133,6 +135,8 @@ def _load_part(part: dict[str, Any], entry: registry.Entry, using: str, skip_exi
         digest.watch(archive.decompressed_blocks(part["_local"])),
         using=using,
         skip_existing=skip_existing,
+        encoding=part.get("encoding", rows.ENCODING_JSONL),
+        names=part.get("columns"),
     )
     if count != part["rows"] or digest.hexdigest() != part["content_digest"]:
         raise ValidationFailed(
@@ -170,14 +174,23 @@ def apply_delta(
     for part in reversed(tenant):
         entry = known[part["model"]]
         model = entry_model(entry)
-        keep = _keys(part, model)
+        # An immutable model's delta lists no keys: nothing of it is ever deleted.
+        keep = _keys(part, model) if "file" in part["keys"] else None
         if entry.key in KEEP_FOREVER:
             continue
-        renewed = rows.read_pks(model, archive.decompressed_blocks(part["_local"]))
+        renewed = rows.read_pks(
+            model,
+            archive.decompressed_blocks(part["_local"]),
+            encoding=part.get("encoding", rows.ENCODING_JSONL),
+            names=part.get("columns"),
+        )
         current = registry.workspace_queryset(entry, workspace).using(using).order_by()
-        doomed = [
-            pk for pk in current.values_list("pk", flat=True) if pk not in keep or pk in renewed
-        ]
+        if keep is None:
+            doomed = list(renewed)  # only what the delta carries anew (the overlap)
+        else:
+            doomed = [
+                pk for pk in current.values_list("pk", flat=True) if pk not in keep or pk in renewed
+            ]
         for start in range(0, len(doomed), 500):
             batch = doomed[start : start + 500]
             model._base_manager.using(using).filter(pk__in=batch)._raw_delete(using)

@@ -400,3 +400,59 @@ def test_parallel_backup_reads_one_snapshot_on_postgresql(postgres_only, setting
     _mutate(world)
     services.backup_restore(backup_id=record.backup_id)
     assert dump(ws, world.owner) == before
+
+
+def _as_format_1(backup_id: str) -> str:
+    """A copy of the backup as archive format 1 wrote it: JSON-lines parts keyed by column."""
+    import hashlib
+
+    import zstandard
+    from django.core.files.base import ContentFile
+
+    from durability import rows
+
+    storage = archive.backup_storage()
+    manifest = archive.read_manifest(backup_id)
+    old_id = f"{backup_id}-v1"
+    for name in _files(backup_id):
+        if name.endswith(archive.MANIFEST) or "/parts/" in name:
+            continue
+        with storage.open(name, "rb") as fh:
+            storage.save(old_id + name[len(backup_id) :], ContentFile(fh.read()))
+    models = {e.key: e.model for e in registry.backup_models(include_global=True)}
+    for part in manifest["parts"]:
+        fields = {f.column: f for f in models[part["model"]]._meta.concrete_fields}
+        with storage.open(f"{backup_id}/{part['file']}", "rb") as fh:
+            text = zstandard.ZstdDecompressor().stream_reader(fh).read()
+        lines = []
+        for line in text.splitlines():
+            row = dict(zip(part["columns"], rows.parse_line(line), strict=True))
+            for column, value in row.items():
+                if value is not None and fields[column].get_internal_type() == "JSONField":
+                    row[column] = json.loads(value)
+            lines.append(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+        content = "".join(lines).encode()
+        packed = zstandard.ZstdCompressor().compress(content)
+        storage.save(f"{old_id}/{part['file']}", ContentFile(packed))
+        del part["encoding"]
+        part["bytes"], part["sha256"] = len(packed), hashlib.sha256(packed).hexdigest()
+        part["content_digest"] = hashlib.blake2b(content, digest_size=32).hexdigest()
+    manifest.update(format=1, backup_id=old_id)
+    archive.write_manifest(old_id, manifest)
+    return old_id
+
+
+def test_a_format_1_backup_with_json_lines_parts_still_restores(filled):
+    ws = filled.workspace
+    before = dump(ws, filled.owner)
+    record = services.backup_create(workspace=ws)
+    assert _manifest(record.backup_id)["format"] == 3
+    old_id = _as_format_1(record.backup_id)
+    assert _manifest(old_id)["format"] == 1
+    _mutate(filled)
+    assert dump(ws, filled.owner) != before
+
+    services.backup_restore(backup_id=old_id, actor=filled.owner)
+
+    assert dump(ws, filled.owner) == before
+    assert services.backup_verify(backup_id=old_id)["ok"]
