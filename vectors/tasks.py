@@ -8,16 +8,22 @@ from .embeddings import EmbeddingError
 
 logger = logging.getLogger(__name__)
 
+# Every ingestion task: re-delivered if its worker dies, retried with backoff while the
+# embedder is unavailable (each is idempotent, so a second run does no new work).
+INGEST_TASK = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (EmbeddingError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+    "ignore_result": True,
+}
+
 
 @shared_task(
     name="vectors.ingest_file",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(EmbeddingError,),
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
+    **INGEST_TASK,
 )
 def ingest_file(self, file_id: str) -> str:
     """Ingest one project file; idempotent per (sha256, extraction version)."""
@@ -29,13 +35,7 @@ def ingest_file(self, file_id: str) -> str:
 
 @shared_task(
     name="vectors.ingest_artifact",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(EmbeddingError,),
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
+    **INGEST_TASK,
 )
 def ingest_artifact(self, artifact_id: str, **payload) -> int:
     """Index one artifact version; a version already indexed is left alone."""
@@ -46,13 +46,7 @@ def ingest_artifact(self, artifact_id: str, **payload) -> int:
 
 @shared_task(
     name="vectors.ingest_repo",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(EmbeddingError,),
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
+    **INGEST_TASK,
 )
 def ingest_repo(self, repo_id: str, *, project_id: str, commit_sha: str = "") -> int:
     """Index a repository's synced commit; unchanged blobs cost nothing."""

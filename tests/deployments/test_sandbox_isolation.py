@@ -230,18 +230,27 @@ def test_the_operator_may_opt_out_explicitly(project, world, settings, monkeypat
     assert job.metadata["isolation"] == "none" and "holdfast-sandbox" in job.transcript
 
 
-def test_a_local_repository_is_cloned_without_network(project, world, tmp_path):
+def _git_origin(origin: Path, readme: str, message: str) -> str:
+    """A real git repository at `origin` with one commit of README.md; its sha."""
     import subprocess
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
+    (origin / "README.md").write_text(readme)
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
+    return subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_a_local_repository_is_cloned_without_network(project, world, tmp_path):
     import tempfile
 
     base = Path(tempfile.mkdtemp(prefix="holdfast-test-origin-"))
     base.chmod(0o755)
     origin = base / "origin"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
-    (origin / "README.md").write_text("hello from the repo\n")
-    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    _git_origin(origin, "hello from the repo\n", "init")
     repo = services.repo_connect(
         project=project, provider="git", owner="local", name="origin", actor=world.admin,
         clone_url=f"file://{origin}",
@@ -269,7 +278,6 @@ def test_only_admins_create_or_retry_jobs(project, world, role):
 def git_http(tmp_path):
     """A real smart-HTTP git server (dulwich's WSGI app) on 127.0.0.1 serving one
     repository with one commit; yields (clone URL, commit sha)."""
-    import subprocess
 
     from dulwich.repo import Repo
     from dulwich.server import DictBackend
@@ -281,14 +289,7 @@ def git_http(tmp_path):
     )
 
     origin = tmp_path / "origin"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
-    (origin / "README.md").write_text("hello over http\n")
-    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
-    sha = subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    sha = _git_origin(origin, "hello over http\n", "first")
     app = make_wsgi_chain(DictBackend({"/origin.git": Repo(str(origin))}))
     server = make_server(
         "127.0.0.1", 0, app,
