@@ -28,6 +28,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
@@ -304,7 +305,26 @@ def _http() -> httpx.Client:
     its own rather than sharing the parent's sockets."""
     global _client, _client_pid  # noqa: PLW0603
     if _client is None or _client_pid != os.getpid():
-        _client = httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False)
+        transport = httpx.HTTPTransport(trust_env=False)
+        # Every connection goes through the address guard at connect time, to the address
+        # it judged; httpx has no public option for the network backend, hence its pool
+        # is rebuilt here with the same settings httpx uses by default.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=addresses.GuardedBackend(
+                allowed_hosts=lambda: settings.WEBHOOK_ALLOWED_HOSTS,
+                setting="WEBHOOK_ALLOWED_HOSTS",
+            ),
+        )
+        _client = httpx.Client(
+            transport=transport,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            follow_redirects=False,
+            trust_env=False,
+        )
         _client_pid = os.getpid()
     return _client
 
@@ -333,7 +353,10 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
             timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
         )
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500], int((time.monotonic() - started) * 1000)
+        latency = int((time.monotonic() - started) * 1000)
+        if str(exc).startswith("refused: "):  # the address guard, at connect time
+            return None, str(exc)[:500], latency
+        return None, f"{type(exc).__name__}: {exc}"[:500], latency
     latency = int((time.monotonic() - started) * 1000)
     if 300 <= response.status_code < 400:
         return response.status_code, "redirects are not followed; use the final URL", latency

@@ -105,13 +105,19 @@ class Access:
     # `repo/` runs in a sandbox of its own that has the network. The job's command then
     # runs with no network at all, so only git, talking to the repo host, ever reaches out.
     fetch: tuple[str, str] | None = None
+    # curl resolve entries (`host:port:address`) the fetch is pinned to: the addresses the
+    # guard judged, so DNS cannot answer differently when git connects.
+    pinned: tuple[str, ...] = field(default_factory=tuple)
 
 
-def fetch_argv(url: str, branch: str) -> list[str]:
+def fetch_argv(url: str, branch: str, pinned: tuple[str, ...] = ()) -> list[str]:
     """The one networked command: a shallow clone with our fixed options. Only http(s)
-    transports, no redirects (a redirect could point anywhere), no hooks, no submodules."""
+    transports, no redirects (a redirect could point anywhere), no hooks, no submodules,
+    and the host pinned to the addresses checked (`Access.pinned`)."""
+    pins = [arg for pin in pinned for arg in ("-c", f"http.curloptResolve={pin}")]
     return [
         "git",
+        *pins,
         "-c", "protocol.allow=never",
         "-c", "protocol.https.allow=always",
         "-c", "protocol.http.allow=always",
@@ -377,7 +383,7 @@ def execute(
         with open(output_path, "wb") as output:
             try:
                 if access.fetch is not None:
-                    fetch = fetch_argv(*access.fetch)
+                    fetch = fetch_argv(*access.fetch, pinned=access.pinned)
                     if isolated:
                         networked = Access(network=True, read_only_paths=access.read_only_paths)
                         fetch = bwrap_argv(

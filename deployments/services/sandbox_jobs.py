@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -252,7 +253,12 @@ def clone_url_problem(url: str, *, resolve: bool = True) -> str | None:
     """None when the worker may clone from `url` (an https host on the public internet,
     or one listed in SANDBOX_CLONE_ALLOWED_HOSTS), else why not. Queuing a job checks
     the URL as written; the worker resolves the host right before it connects."""
-    return addresses.url_problem(
+    return clone_url_addresses(url, resolve=resolve)[0]
+
+
+def clone_url_addresses(url: str, *, resolve: bool = True) -> tuple[str | None, list[str]]:
+    """(why not or None, the checked addresses the clone is pinned to)."""
+    return addresses.url_addresses(
         url,
         allowed_hosts=settings.SANDBOX_CLONE_ALLOWED_HOSTS,
         setting="SANDBOX_CLONE_ALLOWED_HOSTS",
@@ -271,10 +277,13 @@ def _access(job: SandboxJob) -> sandbox.Access:
     if url.startswith("file://"):
         path = os.path.realpath(url.removeprefix("file://"))
         return sandbox.Access(read_only_paths=(path,) if os.path.isdir(path) else ())
-    problem = clone_url_problem(url)
+    problem, found = clone_url_addresses(url)
     if problem:
         raise sandbox.IsolationUnavailable(f"the clone was refused: {problem}")
-    return sandbox.Access(fetch=(url, job.repo.default_branch))
+    parts = urlsplit(url)
+    host, port = (parts.hostname or "").lower(), parts.port or 443
+    pinned = tuple(f"{host}:{port}:{f'[{a}]' if ':' in a else a}" for a in found)
+    return sandbox.Access(fetch=(url, job.repo.default_branch), pinned=pinned)
 
 
 def _refuse(job: SandboxJob, attempt: int, reason: str) -> SandboxJob:

@@ -452,3 +452,37 @@ def test_the_settings_page_shows_endpoints_and_the_delivery_log(world, receiver,
     page = client.get(f"/w/{world.workspace.slug}/settings/").content.decode()
     assert endpoint.url in page and "backup.failed" in page and "500" in page
     assert endpoint.secret not in page
+
+
+def test_a_host_that_rebinds_to_loopback_is_refused_at_connect(
+    world, receiver, sent, settings, monkeypatch
+):
+    """DNS rebinding: the host answers a public address to every check, then loopback to
+    the connection. The guard judges the address actually connected to, so nothing is sent."""
+    import socket
+
+    real = socket.getaddrinfo
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    calls = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.rebind.test":
+            return real(host, *args, **kwargs)
+        calls.append(host)
+        address = "93.184.216.34" if len(calls) % 2 else "127.0.0.1"  # TTL 0, alternating
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    settings.WEBHOOK_ALLOWED_HOSTS = []
+    webhooks.webhook_create(
+        workspace=world.workspace, url=f"https://hooks.rebind.test:{port}/hook",
+        events=["*"], actor=world.admin,
+    )  # fmt: skip
+    calls.clear()
+    _emit(world)
+    delivery = WebhookDelivery.objects.get()
+    webhooks.delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert len(calls) == 2  # the check before sending, then the connection
+    assert delivery.last_error.startswith("refused") and "127.0.0.1" in delivery.last_error
+    assert receiver.received == []

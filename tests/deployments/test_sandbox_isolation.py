@@ -368,3 +368,47 @@ def test_a_clone_from_a_private_address_is_refused(project, world, git_http, set
     job, _ = services.sandbox_job_execute(job_id=job.pk)
     assert job.status == SandboxJobStatus.FAILED
     assert "the clone was refused" in job.metadata["refused"]
+
+
+def test_a_remote_clone_is_pinned_to_the_addresses_checked(
+    project, world, git_http, tmp_path, monkeypatch
+):
+    """DNS rebinding: the worker judges the addresses the host resolves to and pins git
+    to them, so a second, different DNS answer when git connects is never used."""
+    import subprocess
+
+    from deployments.services import sandbox_jobs
+
+    real = socket.getaddrinfo
+    public = "93.184.216.34"
+
+    def answers(host, *args, **kwargs):
+        if host == "git.rebind.test":
+            port = args[0] if args else 443
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (public, port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", answers)
+    repo = _remote_repo(project, world, "https://git.rebind.test/origin.git")
+    job, _ = services.sandbox_job_create(
+        project=project, job_type="repo.clone", repo=repo, actor=world.admin
+    )
+    access = sandbox_jobs._access(job)
+    assert access.pinned == (f"git.rebind.test:443:{public}",)
+    assert f"http.curloptResolve=git.rebind.test:443:{public}" in sandbox.fetch_argv(
+        *access.fetch, pinned=access.pinned
+    )
+    # git honours the pin: a host that resolves nowhere is cloned from the pinned address.
+    monkeypatch.setattr(socket, "getaddrinfo", real)
+    url, sha = git_http
+    port = int(url.split(":")[2].split("/")[0])
+    unresolvable = url.replace("127.0.0.1", "nowhere.invalid")
+    argv = sandbox.fetch_argv(unresolvable, "main", pinned=(f"nowhere.invalid:{port}:127.0.0.1",))
+    subprocess.run(argv, cwd=tmp_path, check=True, timeout=60)
+    head = subprocess.run(
+        ["git", "-C", str(tmp_path / "repo"), "rev-parse", "HEAD"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert head.stdout.strip() == sha
+    unpinned = subprocess.run(sandbox.fetch_argv(unresolvable, "main"), cwd=tmp_path / "repo")
+    assert unpinned.returncode != 0
