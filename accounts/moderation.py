@@ -121,9 +121,12 @@ def check_can_write(user, *, chat: bool) -> None:
     )
     last, chat_denied = row or (None, False)
     if last == ModerationType.MUTE:
-        raise Forbidden("You are muted by a moderator and cannot post.")
+        raise Forbidden("You are muted by a moderator and cannot post or edit.")
     if chat and chat_denied:
-        raise Forbidden("Your chat capability has been revoked by an operator (posting messages).")
+        raise Forbidden(
+            "Your chat capability has been revoked by an operator "
+            "(chat messages, threads and reactions)."
+        )
 
 
 def moderation_queue(*, actor: User):

@@ -190,6 +190,9 @@ def comment_update(*, comment: Comment, body: str, actor: User) -> Comment:
     _check_comment_author_or_admin(comment, actor)
     if comment.is_deleted:
         raise Conflict("A deleted comment cannot be edited.")
+    from accounts.moderation import check_can_write
+
+    check_can_write(actor, chat=False)  # a muted user cannot rewrite a comment either
     previous = comment.body
     comment.body = _clean_body(body)
     comment.edited_at = timezone.now()
@@ -227,6 +230,15 @@ def comment_delete(*, comment: Comment, actor: User) -> Comment:
 # --- threads ----------------------------------------------------------------------------
 
 
+def _check_can_chat(actor: User) -> None:
+    """Creating or renaming a thread, editing a message and reacting say something, as a
+    post does: refused (403) for a muted user or one whose `chat` capability was revoked.
+    Deleting one's own message stays allowed."""
+    from accounts.moderation import check_can_write
+
+    check_can_write(actor, chat=True)
+
+
 @transaction.atomic
 def thread_create(
     *, workspace: Workspace, title: str, actor: User, project: Project | None = None
@@ -237,6 +249,7 @@ def thread_create(
     _no_nul(title, field="title")
     if project is not None and project.workspace_id != workspace.pk:
         raise ValidationFailed("No project with this id here.", field="project")
+    _check_can_chat(actor)
     thread = Thread(workspace=workspace, project=project, title=title[:200], created_by=actor)
     save_tracked(thread, actor=actor, reason="thread created")
     return thread
@@ -248,6 +261,7 @@ def thread_update(*, thread: Thread, title: str, actor: User) -> Thread:
     if not title:
         raise ValidationFailed("This field may not be blank.", field="title")
     _no_nul(title, field="title")
+    _check_can_chat(actor)
     thread = Thread.objects.select_for_update().get(pk=thread.pk)
     thread.title = title[:200]
     save_tracked(thread, actor=actor, reason="thread renamed", update_fields=["title"])
@@ -529,6 +543,7 @@ def message_edit(*, thread: Thread, message_id, body: str, actor: User) -> Messa
         raise Forbidden("Only the author may edit a message.")
     if message.deleted:
         raise Conflict("A deleted message cannot be edited.")
+    _check_can_chat(actor)  # an edit says something new: muted or revoked, refused
     previous = message.body
     event = _append_event(
         thread=thread, kind=EventKind.EDIT, message_id=message.pk, actor=actor, body=body
@@ -568,6 +583,7 @@ def message_react(
     if not emoji or len(emoji) > 32 or any(c.isspace() for c in emoji):
         raise ValidationFailed("One emoji or short code, at most 32 characters.", field="emoji")
     _no_nul(emoji, field="emoji")
+    _check_can_chat(actor)
     thread = _lock_thread(thread)
     message = _lock_message(thread, message_id)
     if message.deleted:

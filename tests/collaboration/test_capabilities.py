@@ -121,6 +121,53 @@ def test_chat_revoked_refuses_posting_messages(world, thread):
     )
 
 
+def test_chat_revoked_or_muted_refuses_edits_reactions_and_threads(world, thread, moderator):
+    """An edit, a reaction or a thread says something as a post does: refused with 403 and
+    nothing written, for a revoked `chat` and for a mute; deleting one's own message is not."""
+    client = api_client(world.member)
+    msgs = ws_url(world, f"threads/{thread.pk}/messages/")
+    message_id = client.post(msgs, {"body": "hi"}, format="json").json()["id"]
+    project = ProjectFactory(workspace=world.workspace)
+    comment = services.comment_create(
+        workspace=world.workspace, project=project, body="ok", actor=world.member
+    )
+
+    def attempts():
+        return {
+            "edit": client.post(f"{msgs}{message_id}/edit/", {"body": "new"}, format="json"),
+            "react": client.post(f"{msgs}{message_id}/reactions/", {"emoji": "+1"}, format="json"),
+            "thread": client.post(ws_url(world, "threads/"), {"title": "Mine"}, format="json"),
+            "rename": client.patch(
+                ws_url(world, f"threads/{thread.pk}/"), {"title": "Renamed"}, format="json"
+            ),
+        }
+
+    _revoke(world.member, CapabilityName.CHAT)
+    for name, response in attempts().items():
+        assert response.status_code == 403, (name, response.content)
+        assert "chat capability has been revoked" in response.json()["detail"], name
+    accounts.capability_grant(user=world.member, capability="chat", actor=None)
+    moderation.moderation_action_create(
+        actor=moderator, user=world.member, type="mute", reason="spam"
+    )
+    for name, response in attempts().items():
+        assert response.status_code == 403, (name, response.content)
+        assert "muted" in response.json()["detail"], name
+    with pytest.raises(Forbidden):
+        services.comment_update(comment=comment, body="rewritten", actor=world.member)
+    message = Message.objects.get(pk=message_id)
+    thread.refresh_from_db()
+    comment.refresh_from_db()
+    assert (message.body, message.reactions, thread.title) == ("hi", {}, "General")
+    assert comment.body == "ok" and list(Message.objects.values_list("thread", flat=True)) == [
+        thread.pk
+    ]
+    assert thread.workspace.threads.count() == 1
+    # Taking one's own words back stays possible.
+    services.message_delete(thread=thread, message_id=message_id, actor=world.member)
+    assert Message.objects.get(pk=message_id).deleted
+
+
 def test_the_mute_and_chat_check_is_one_statement(world, thread):
     with CaptureQueriesContext(connection) as captured:
         moderation.check_can_write(world.member, chat=True)
