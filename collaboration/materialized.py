@@ -157,8 +157,7 @@ def rebuild(workspace=None) -> int:
 # ("live": edits and reactions after a delete are ignored, as the fold ignores them); the
 # last live edit; the last live reaction event of each (emoji, user) says whether that user
 # is in; last_event_seq is the last event of any kind after the text. User ids are sorted
-# bytewise (COLLATE "C"), as Python's sorted() does. Only the non-text events are joined
-# back to their text event, so a log of plain posts costs one scan.
+# bytewise (COLLATE "C"), as Python's sorted() does.
 FOLD_SQL = """
 WITH t AS (
     SELECT e.* FROM {events} e
@@ -166,7 +165,7 @@ WITH t AS (
 ), later AS (
     SELECT l.* FROM {events} l
     JOIN t ON l.thread_id = t.thread_id AND l.message_id = t.message_id AND l.seq > t.seq
-    WHERE l.kind <> 'text' AND l.thread_id IN (SELECT id FROM locked)
+    WHERE l.kind <> 'text'
 ), del AS (
     SELECT DISTINCT ON (message_id) message_id, seq, created_at FROM later
     WHERE kind = 'delete' ORDER BY message_id, seq
@@ -211,13 +210,15 @@ _NULLABLE = ("edited_at", "deleted_at")
 def rebuild_sql(workspace=None) -> int:
     """The set-based rebuild (PostgreSQL): lock the threads, refold, write the difference.
 
-    One transaction, five statements whatever the size: the threads of `workspace` (or
-    all) are locked; the fold of their whole log goes into a temporary staging table
-    (not logged, dropped at the end); view rows that are not exactly a folded row are
-    deleted; folded rows the view lacks are inserted. A current view is compared and
-    left alone (its rows are neither rewritten nor re-checked by foreign-key triggers);
-    an emptied or corrupted one gets exactly the rows it misses. Returns the number of
-    rows the rebuilt view holds for those threads, what a full rewrite would write.
+    One transaction, a handful of statements whatever the size: the threads of
+    `workspace` (or all) are locked. When they have no view rows (a restore, an emptied
+    view) the fold is inserted in one INSERT ... SELECT. Otherwise the fold of their whole
+    log goes into a temporary staging table (not logged, dropped at the end); view rows
+    that are not exactly a folded row are deleted; folded rows the view lacks are
+    inserted. A current view is compared and left alone (its rows are neither rewritten
+    nor re-checked by foreign-key triggers); a stale one gets exactly the rows it misses.
+    Returns the number of rows the rebuilt view holds for those threads, what a full
+    rewrite writes.
     """
     from django.db import connections
 
@@ -244,6 +245,17 @@ def rebuild_sql(workspace=None) -> int:
     stage = "collaboration_view_fold"
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(f"{locked} ORDER BY id FOR UPDATE", params)
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {messages} WHERE thread_id IN ({locked}))",  # noqa: S608
+            params,
+        )
+        if not cursor.fetchone()[0]:  # nothing to compare with: the fold goes straight in
+            cursor.execute(
+                f"INSERT INTO {messages} (created_at, updated_at, {names})"  # noqa: S608
+                f" SELECT now(), now(), {names} FROM ({fold}) f",
+                params,
+            )
+            return cursor.rowcount
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
         cursor.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS {fold}", params)
         folded = cursor.rowcount
