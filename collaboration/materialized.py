@@ -2,7 +2,8 @@
 
 Contract with durability: `rebuild(workspace=None) -> int` regenerates
 every derived view of this app (for one workspace, or all) from the event log and
-returns the number of rows written; `VIEWS_VERSION` is the version of their shape.
+returns the number of rows the rebuilt views hold (on PostgreSQL only the rows that
+differ are rewritten); `VIEWS_VERSION` is the version of their shape.
 `manage.py rebuild_views` calls the `rebuild` of every app that has this module.
 
 `apply_event` is the one fold both paths use: the posting services apply each new

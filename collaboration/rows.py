@@ -3,10 +3,11 @@
 Reading the last 50 messages through the ORM spends nearly all of its time building
 `Message` and `User` instances (the query itself is a backwards walk of the
 (thread, seq) unique index, well under a millisecond). `message_rows` returns the same
-rows as light `MessageRow` objects: on PostgreSQL one raw statement whose values
-psycopg already adapts to the Python types the ORM would give (UUID, aware datetime in
-UTC, dict from jsonb, bool); elsewhere one `values_list()` query with the author's
-fields joined, so Django's converters do that work.
+rows as light `MessageRow` objects: on PostgreSQL one raw statement with binary
+results, whose values psycopg decodes to the Python types the ORM would give (UUID,
+aware datetime in UTC, bool; `reactions` comes as text and is parsed here, skipping
+the common `{}`); elsewhere one `values_list()` query with the author's fields joined,
+so Django's converters do that work.
 
 A `MessageRow` offers every attribute the chat templates read (`m.pk`, `m.author.handle`,
 `m.author_id`, ...), so the page can render it; `api.serializers.message_rows_data`

@@ -1,7 +1,7 @@
 """`manage.py rebuild_views [--workspace SLUG]`: regenerate every app's materialized views.
 
 Calls `rebuild(workspace=...)` of each `<app>.materialized` module
-(common.app_list.app_modules("materialized")) and prints the rows each wrote.
+(common.app_list.app_modules("materialized")) and prints the rows each rebuilt view holds.
 """
 
 from importlib import import_module
