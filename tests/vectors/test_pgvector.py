@@ -60,12 +60,12 @@ def test_hnsw_index_is_used(pgvector_alias, django_db_blocker, loaded):
         cursor.execute("SET enable_seqscan = off")
         cursor.execute(
             f"EXPLAIN SELECT chunk_id FROM {pgvector.TABLE} WHERE dimension = {DIM} "  # noqa: S608
-            f"ORDER BY embedding::vector({DIM}) <=> %s::vector({DIM}) LIMIT 10",
+            f"ORDER BY embedding::halfvec({DIM}) <=> %s::halfvec({DIM}) LIMIT 10",
             [literal],
         )
         plan = " ".join(r[0] for r in cursor.fetchall())
         cursor.execute("RESET enable_seqscan")
-    assert f"{pgvector.TABLE}_hnsw_{DIM}" in plan, plan
+    assert pgvector.index_name(DIM) in plan, plan
 
 
 @pytest.mark.parametrize("exact_below", [0, pgvector.EXACT_BELOW])
