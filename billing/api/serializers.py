@@ -110,5 +110,5 @@ class KpiPriorsOutput(serializers.Serializer):
 
 
 class KpiFilter(serializers.Serializer):
-    day = serializers.DateField(required=False)
-    event = serializers.CharField(required=False, max_length=100)
+    day = serializers.DateField(required=False, help_text="Only this day (YYYY-MM-DD).")
+    event = serializers.CharField(required=False, max_length=100, help_text="Only this event.")

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import Role
+from common.fields import query_data
 from workspaces.viewsets import WorkspaceScopedViewSet
 
 from .. import selectors, services
@@ -48,15 +49,10 @@ class KpiViewSet(WorkspaceScopedViewSet):
     def scoped_queryset(self, workspace):
         return selectors.kpi_daily_list(workspace=workspace)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("day", str, description="Only this day (YYYY-MM-DD)."),
-            OpenApiParameter("event", str, description="Only this event name."),
-        ]
-    )
+    @extend_schema(parameters=[s.KpiFilter])
     def list(self, request, workspace_slug=None):
         queryset = self.get_queryset()
-        filters = s.KpiFilter(data=request.query_params)
+        filters = s.KpiFilter(data=query_data(request))
         filters.is_valid(raise_exception=True)
         if filters.validated_data.get("day"):
             queryset = queryset.filter(day=filters.validated_data["day"])

@@ -104,13 +104,21 @@ class ReactionInput(serializers.Serializer):
 
 
 class MessageListQuery(serializers.Serializer):
-    before_seq = serializers.IntegerField(required=False, min_value=1)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+    before_seq = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only messages older than this seq."
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=200, default=50, help_text="How many."
+    )
 
 
 class EventListQuery(serializers.Serializer):
-    after_seq = serializers.IntegerField(required=False, min_value=0, default=0)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+    after_seq = serializers.IntegerField(
+        required=False, min_value=0, default=0, help_text="Only events after this seq."
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=1000, default=100, help_text="How many."
+    )
 
 
 class MessageOutput(serializers.ModelSerializer):
@@ -264,7 +272,9 @@ class PresenceHeartbeatOutput(serializers.Serializer):
 
 
 class NotificationListQuery(serializers.Serializer):
-    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+    unread = serializers.BooleanField(
+        required=False, help_text="true: only unread; false: only read; absent: all."
+    )
 
 
 class NotificationOutput(serializers.ModelSerializer):

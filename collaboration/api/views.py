@@ -7,14 +7,14 @@ their own notifications read; every other write needs member or above. Views
 validate input and call one service.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from accounts.models import Role
 from common.exceptions import ValidationFailed
+from common.fields import query_data
 from workspaces.models import Project
 from workspaces.viewsets import WorkspaceScopedViewSet
 
@@ -26,7 +26,7 @@ from . import serializers as s
 class CollabViewSet(WorkspaceScopedViewSet):
     def _query(self, serializer_class):
         """The query string validated by `serializer_class` (400 with field errors)."""
-        return self.validated(serializer_class, data=self.request.query_params)
+        return self.validated(serializer_class, data=query_data(self.request))
 
 
 # --- threads ----------------------------------------------------------------------------
@@ -39,7 +39,7 @@ class ThreadViewSet(CollabViewSet):
     lookup_url_kwarg = "thread_id"
 
     def scoped_queryset(self, workspace):
-        params = s.ThreadFilterInput(data=self.request.query_params)
+        params = s.ThreadFilterInput(data=query_data(self.request))
         params.is_valid(raise_exception=True)
         project_id = params.validated_data.get("project")
         return selectors.thread_list(
@@ -78,8 +78,9 @@ class ThreadViewSet(CollabViewSet):
     @extend_schema(request=s.ThreadUpdateInput, responses={200: s.ThreadOutput})
     def partial_update(self, request, thread_id=None, **kwargs):
         thread = self.get_object()
-        data = self.validated(s.ThreadUpdateInput)
-        thread = services.thread_update(thread=thread, title=data["title"], actor=request.user)
+        data = self.validated(s.ThreadUpdateInput, partial=True)
+        if "title" in data:  # a PATCH without fields changes nothing
+            thread = services.thread_update(thread=thread, title=data["title"], actor=request.user)
         return Response(s.ThreadOutput(thread).data)
 
 
@@ -97,14 +98,14 @@ class MessageViewSet(ThreadChildViewSet):
 
     serializer_class = s.MessageOutput
     lookup_url_kwarg = "message_id"
+    pagination_class = None  # pages by seq (`before_seq`, `limit`), not by page number
 
     def scoped_queryset(self, workspace):
         return self.thread.messages.select_related("author")
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("before_seq", OpenApiTypes.INT, description="Older than this seq."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1-200, default 50."),
+            s.MessageListQuery,
         ],
         responses={200: s.MessagePageOutput},
     )
@@ -183,7 +184,7 @@ class ReactionViewSet(ThreadChildViewSet):
         return self._react(message_id, data["emoji"], removed=False)
 
     @extend_schema(
-        parameters=[OpenApiParameter("emoji", OpenApiTypes.STR, required=True)],
+        parameters=[s.ReactionInput],
         responses={200: s.MessageOutput},
     )
     def destroy(self, request, message_id=None, **kwargs):
@@ -206,14 +207,14 @@ class EventViewSet(ThreadChildViewSet):
     """`threads/{id}/events/?after_seq=N`: the event log in seq order, for sync and replay."""
 
     serializer_class = s.EventOutput
+    pagination_class = None  # pages by seq (`after_seq`, `limit`), not by page number
 
     def scoped_queryset(self, workspace):
         return self.thread.events.all()
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("after_seq", OpenApiTypes.INT, description="Events after this seq."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1-1000, default 100."),
+            s.EventListQuery,
         ],
         responses={200: s.EventPageOutput},
     )
@@ -255,7 +256,7 @@ class CommentViewSet(CollabViewSet):
     def scoped_queryset(self, workspace):
         return selectors.comment_list(workspace=workspace)
 
-    @extend_schema(parameters=[OpenApiParameter("project", OpenApiTypes.UUID)])
+    @extend_schema(parameters=[s.CommentListQuery])
     def list(self, request, **kwargs):
         query = self._query(s.CommentListQuery)
         qs = selectors.comment_list(workspace=self.workspace, project_id=query.get("project"))
@@ -351,11 +352,11 @@ class NotificationViewSet(CollabViewSet):
     def scoped_queryset(self, workspace):
         return selectors.notification_list(workspace=workspace, user=self.request.user)
 
-    @extend_schema(parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL)])
+    @extend_schema(parameters=[s.NotificationListQuery])
     def list(self, request, **kwargs):
         query = self._query(s.NotificationListQuery)
         qs = selectors.notification_list(
-            workspace=self.workspace, user=request.user, unread=query["unread"]
+            workspace=self.workspace, user=request.user, unread=query.get("unread")
         )
         return self.paginated(qs, serializer=s.NotificationOutput)
 

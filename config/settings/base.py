@@ -353,11 +353,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.DefaultPagination",
     # One JSON parser for every body: size (413), depth and storable strings (400).
-    "DEFAULT_PARSER_CLASSES": [
-        "common.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies only: form encoding turns "" into "absent" on a PATCH and cannot say
+    # null, so one body could mean two things. The file upload adds multipart itself.
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.StrictJSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",

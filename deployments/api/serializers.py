@@ -1,6 +1,9 @@
 """Shipping-pipeline serializers: inputs validate, outputs render; none of them writes."""
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
+
+from common.fields import Base64Field, JSONValueField, NonEmptyDictField
 
 from ..models import (
     Approval,
@@ -92,7 +95,7 @@ class IdempotentStepFields(serializers.Serializer):
 
 class RepoPushInput(IdempotentStepFields):
     branch = serializers.CharField(max_length=255)
-    files = serializers.DictField(child=serializers.CharField(allow_blank=True), allow_empty=False)
+    files = NonEmptyDictField(help_text="Path → new content of each file.")
     message = serializers.CharField(max_length=2000)
 
 
@@ -173,6 +176,16 @@ class StepOutput(serializers.ModelSerializer):
 # --- artifacts -------------------------------------------------------------------------
 
 
+class ArtifactFilterInput(serializers.Serializer):
+    kind = serializers.CharField(required=False, max_length=64, help_text="Only this kind.")
+    logical_key = serializers.CharField(
+        required=False, max_length=255, help_text="Only this logical key."
+    )
+    latest = serializers.BooleanField(
+        required=False, default=False, help_text="Only the newest version of each key."
+    )
+
+
 class ArtifactInput(serializers.Serializer):
     kind = serializers.CharField(max_length=64)
     logical_key = serializers.CharField(max_length=255)
@@ -180,7 +193,7 @@ class ArtifactInput(serializers.Serializer):
         required=False,
         help_text="The content: a string is stored as UTF-8 text, anything else as JSON.",
     )
-    content_base64 = serializers.CharField(
+    content_base64 = Base64Field(
         required=False, help_text="Binary content, base64-encoded (instead of `content`)."
     )
     content_type = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -193,6 +206,26 @@ class ArtifactInput(serializers.Serializer):
                 {"content": ["Send exactly one of content and content_base64."]}
             )
         return attrs
+
+
+class _ArtifactTextInput(ArtifactInput):
+    content = serializers.JSONField(
+        help_text="The content: a string is stored as UTF-8 text, anything else as JSON."
+    )
+    content_base64 = None
+
+
+class _ArtifactBinaryInput(ArtifactInput):
+    content = None
+    content_base64 = Base64Field(help_text="Binary content, base64-encoded.")
+
+
+# The schema says what ArtifactInput checks: exactly one of `content` and `content_base64`.
+ARTIFACT_INPUT_SCHEMA = PolymorphicProxySerializer(
+    component_name="ArtifactInput",
+    serializers=[_ArtifactTextInput, _ArtifactBinaryInput],
+    resource_type_field_name=None,
+)
 
 
 class ArtifactOutput(serializers.ModelSerializer):
@@ -431,7 +464,7 @@ class PreviewOutput(serializers.ModelSerializer):
 
 
 class PreviewVersionInput(serializers.Serializer):
-    content = serializers.JSONField(help_text='Any JSON; {"html": "…"} is served as a page.')
+    content = JSONValueField(help_text='Any JSON but null; {"html": "…"} is served as a page.')
     activate = serializers.BooleanField(required=False, default=True)
 
 

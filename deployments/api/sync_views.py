@@ -137,7 +137,14 @@ class ProjectSettingsViewSet(ProjectScopedViewSet):
         )
 
     @extend_schema(
-        request=OpenApiTypes.OBJECT,
+        request={
+            "application/json": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": True,
+                "description": "config.yml keys and their new values (null deletes a key).",
+            }
+        },
         responses={200: s.SettingsUpdateOutput},
         description="The config.yml keys to change, as JSON (null deletes a key). Committed "
         "to the repository; keys the repository changed since the cache was read keep the "

@@ -5,9 +5,6 @@ project are resolved before any handler runs, and every queryset starts from
 the project. Views validate input and call one service.
 """
 
-import base64
-import binascii
-
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +20,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from common.exceptions import ValidationFailed
+from common.fields import query_data
 from workspaces.viewsets import (
     IDEMPOTENCY_KEY_HEADER,
     ProjectScopedViewSet,
@@ -181,15 +179,7 @@ class RunViewSet(PipelineViewSet):
 # --- artifacts -----------------------------------------------------------------------------
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR),
-            OpenApiParameter("logical_key", OpenApiTypes.STR),
-            OpenApiParameter("latest", OpenApiTypes.BOOL, description="Only the newest versions."),
-        ]
-    )
-)
+@extend_schema_view(list=extend_schema(parameters=[s.ArtifactFilterInput]))
 class ArtifactViewSet(PipelineViewSet):
     """Versioned artifacts; `export.zip` streams the latest version of each."""
 
@@ -198,22 +188,14 @@ class ArtifactViewSet(PipelineViewSet):
     def scoped_queryset(self, workspace):
         if self.action != "list":
             return selectors.artifact_list(project=self.project)
-        params = self.request.query_params
-        return selectors.artifact_list(
-            project=self.project,
-            kind=params.get("kind"),
-            logical_key=params.get("logical_key"),
-            latest=params.get("latest") in ("1", "true"),
-        )
+        params = self.validated(s.ArtifactFilterInput, data=query_data(self.request))
+        return selectors.artifact_list(project=self.project, **params)
 
-    @extend_schema(request=s.ArtifactInput, responses={201: s.ArtifactOutput})
+    @extend_schema(request=s.ARTIFACT_INPUT_SCHEMA, responses={201: s.ArtifactOutput})
     def create(self, request, **kwargs):
         data = self.validated(s.ArtifactInput)
         if "content_base64" in data:
-            try:
-                content = base64.b64decode(data["content_base64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise ValidationFailed("This is not valid base64.", field="content_base64")
+            content = data["content_base64"]
             content_type = data.get("content_type") or "application/octet-stream"
         elif isinstance(data["content"], str):
             content = data["content"].encode("utf-8")
@@ -500,12 +482,12 @@ class PreviewViewSet(PipelineViewSet):
     @extend_schema(request=s.PreviewUpdateInput, responses={200: s.PreviewOutput})
     def partial_update(self, request, **kwargs):
         preview = self.get_object()
-        data = self.validated(s.PreviewUpdateInput)
-        return self.respond(
-            services.preview_update(
+        data = self.validated(s.PreviewUpdateInput, partial=True)
+        if "visibility" in data:  # a PATCH without fields changes nothing
+            preview = services.preview_update(
                 preview=preview, actor=request.user, visibility=data["visibility"]
             )
-        )
+        return self.respond(preview)
 
     @extend_schema(methods=["GET"], responses={200: s.PreviewVersionOutput(many=True)})
     @extend_schema(

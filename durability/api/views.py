@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import Role
+from common.fields import LabelChoiceField
 from durability import services
 from durability.models import BackupRecord
 from durability.selectors import backup_health, workspace_backups
@@ -68,7 +69,11 @@ class BackupViewSet(WorkspaceScopedViewSet):
 
 class RestorePointInput(serializers.Serializer):
     at = serializers.DateTimeField()
-    model = serializers.CharField(required=False, allow_blank=False, max_length=200)
+    model = LabelChoiceField(
+        services.restorable_models,
+        required=False,
+        help_text="Only this model (app_label.ModelName).",
+    )
     object_id = serializers.UUIDField(required=False)
 
     def validate(self, attrs):

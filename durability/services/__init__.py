@@ -18,7 +18,7 @@ from durability.services.instance import (
     instance_restore,
     newest_instance_backup,
 )
-from durability.services.point_in_time import RestoreReport, restore_point
+from durability.services.point_in_time import RestoreReport, restorable_models, restore_point
 from durability.services.restore import backup_restore
 from durability.services.retention import (
     backups_prune,
@@ -39,6 +39,7 @@ __all__ = [
     "instance_restore",
     "new_backup_id",
     "newest_instance_backup",
+    "restorable_models",
     "restore_point",
     "retention_keep",
     "scheduled_backups",

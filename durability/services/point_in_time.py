@@ -38,6 +38,11 @@ def _history_entries() -> list[registry.Entry]:
     ]
 
 
+def restorable_models() -> list[str]:
+    """Labels of the models a point-in-time restore can name."""
+    return [e.key for e in _history_entries()]
+
+
 def _resolve_model(label: str) -> registry.Entry:
     by_key = {e.key.lower(): e for e in _history_entries()}
     entry = by_key.get((label or "").lower())

@@ -1,9 +1,23 @@
 """Search, citation and recall-audit serializers."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Citation, CitationSource, RecallAudit
-from ..store import NAMESPACE_KINDS
+from ..store import FILTER_KEYS, NAMESPACE_KINDS
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Metadata to match: `{key: value | [values]}`. The keys a namespace "
+        "filters on: " + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in FILTER_KEYS.items()),
+        "properties": {key: {} for keys in FILTER_KEYS.values() for key in sorted(keys)},
+        "additionalProperties": False,
+    }
+)
+class MetadataFilterField(serializers.DictField):
+    pass
 
 
 class SearchInput(serializers.Serializer):
@@ -11,7 +25,7 @@ class SearchInput(serializers.Serializer):
     namespace = serializers.ChoiceField(choices=NAMESPACE_KINDS, default="chunks")
     repo = serializers.UUIDField(required=False, allow_null=True, default=None)
     k = serializers.IntegerField(min_value=1, max_value=100, default=10)
-    filter = serializers.DictField(required=False, default=dict)
+    filter = MetadataFilterField(required=False, default=dict)
     mode = serializers.ChoiceField(choices=["hybrid", "vector", "keyword"], default="hybrid")
 
 

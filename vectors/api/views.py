@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.models import Role
+from common.fields import query_data
 from workspaces.viewsets import ProjectScopedViewSet, ScopedListMixin, ScopedRetrieveMixin
 
 from .. import services
@@ -33,7 +34,7 @@ class SearchViewSet(ProjectScopedViewSet):
     def search_get(self, request, workspace_slug=None, project_id=None):
         """The same search from query parameters (`filter` is not taken here, and `query`
         is at most 300 characters); without a `query` it answers an empty result list."""
-        data = self.validated(s.SearchQueryInput, data=request.query_params)
+        data = self.validated(s.SearchQueryInput, data=query_data(request))
         if not data.get("query", "").strip():
             return Response({"results": []})
         return self._search(data)
@@ -54,7 +55,7 @@ class CitationViewSet(ScopedRetrieveMixin, ProjectScopedViewSet):
 
     @extend_schema(parameters=[s.CitationFilterInput], responses=s.CitationOutput(many=True))
     def list(self, request, workspace_slug=None, project_id=None):
-        params = self.validated(s.CitationFilterInput, data=request.query_params)
+        params = self.validated(s.CitationFilterInput, data=query_data(request))
         return self.paginated(self.get_queryset().filter(**params).order_by("created_at"))
 
     @extend_schema(request=s.CitationInput, responses={201: s.CitationOutput})

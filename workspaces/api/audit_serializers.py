@@ -2,23 +2,18 @@
 
 from rest_framework import serializers
 
+from common.fields import LabelChoiceField
 from governance.models import AuditAction
 from governance.selectors import workspace_history_labels
 
 
 class HistoryFilterInput(serializers.Serializer):
-    model = serializers.CharField(
-        required=False, help_text='Tracked model label, e.g. "workspaces.Project".'
+    model = LabelChoiceField(
+        workspace_history_labels,
+        required=False,
+        help_text='Tracked model label, e.g. "workspaces.Project".',
     )
     object_id = serializers.UUIDField(required=False, help_text="Id of one object.")
-
-    def validate_model(self, value: str) -> str:
-        labels = {label.lower(): label for label in workspace_history_labels()}
-        if value.lower() not in labels:
-            raise serializers.ValidationError(
-                f"Unknown model; one of: {', '.join(sorted(labels.values()))}."
-            )
-        return labels[value.lower()]
 
 
 class HistoryUserOutput(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 
+from common.fields import query_data
 from governance import selectors
 from workspaces.viewsets import WorkspaceScopedViewSet
 
@@ -16,7 +17,7 @@ class WorkspaceHistoryViewSet(WorkspaceScopedViewSet):
     dangerously_tenant_filtered_by_selector = True
 
     def scoped_queryset(self, workspace):
-        params = s.HistoryFilterInput(data=self.request.query_params)
+        params = s.HistoryFilterInput(data=query_data(self.request))
         params.is_valid(raise_exception=True)
         return selectors.workspace_history(workspace=workspace, **params.validated_data)
 
@@ -37,7 +38,7 @@ class WorkspaceAuditEventViewSet(WorkspaceScopedViewSet):
     serializer_class = s.AuditEventOutput
 
     def scoped_queryset(self, workspace):
-        params = s.AuditEventFilterInput(data=self.request.query_params)
+        params = s.AuditEventFilterInput(data=query_data(self.request))
         params.is_valid(raise_exception=True)
         return selectors.workspace_audit_events(workspace=workspace, **params.validated_data)
 

@@ -2,23 +2,24 @@
 
 from rest_framework import serializers
 
+from common.fields import Base64Field
+
 from ..models import ProjectFile, ProjectSkill
 
 
 class FileUploadInput(serializers.Serializer):
-    """Multipart `file`; or JSON `{name, content_base64, content_type?}` for API clients."""
+    """A multipart upload: the file in field `file`."""
 
-    file = serializers.FileField(required=False, help_text="The file (multipart/form-data).")
-    name = serializers.CharField(required=False, max_length=255)
-    content_base64 = serializers.CharField(required=False, help_text="The bytes, base64.")
+    file = serializers.FileField(help_text="The file.")
     content_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
-    def validate(self, attrs):
-        if not attrs.get("file") and "content_base64" not in attrs:
-            raise serializers.ValidationError({"file": ["Upload a file (multipart field `file`)."]})
-        if not attrs.get("file") and not attrs.get("name"):
-            raise serializers.ValidationError({"name": ["A JSON upload needs a name."]})
-        return attrs
+
+class FileJSONUploadInput(serializers.Serializer):
+    """A JSON upload for API clients: the bytes base64-encoded."""
+
+    name = serializers.CharField(max_length=255)
+    content_base64 = Base64Field(help_text="The bytes, base64 (RFC 4648, with padding).")
+    content_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
 class FileOutput(serializers.ModelSerializer):

@@ -1,15 +1,14 @@
 """Project files and skills: `/api/v1/workspaces/{slug}/projects/{id}/files/` and `skills/`."""
 
-import base64
-import binascii
 import io
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from common.exceptions import NotFound, ValidationFailed
+from common.exceptions import NotFound
+from common.parsers import StrictJSONParser
 from workspaces.viewsets import ProjectScopedViewSet, ScopedListMixin, ScopedRetrieveMixin
 
 from .. import knowledge
@@ -22,18 +21,22 @@ class ProjectFileViewSet(ScopedListMixin, ScopedRetrieveMixin, ProjectScopedView
 
     serializer_class = s.FileOutput
     output_serializer = s.FileOutput  # type: ignore[assignment]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, StrictJSONParser]
 
     def scoped_queryset(self, workspace):
         return ProjectFile.objects.filter(project=self.project).order_by("-created_at")
 
     @extend_schema(
-        request={"multipart/form-data": s.FileUploadInput, "application/json": s.FileUploadInput},
+        request={
+            "multipart/form-data": s.FileUploadInput,
+            "application/json": s.FileJSONUploadInput,
+        },
         responses={201: s.FileOutput, 200: s.FileOutput},
         summary="Upload a file; the same bytes again return 200 with the first file",
     )
     def create(self, request, workspace_slug=None, project_id=None):
-        data = self.validated(s.FileUploadInput)
+        multipart = request.content_type.startswith("multipart/")
+        data = self.validated(s.FileUploadInput if multipart else s.FileJSONUploadInput)
         upload = data.get("file")
         if upload is not None:
             limit = knowledge.file_max_bytes()
@@ -46,13 +49,7 @@ class ProjectFileViewSet(ScopedListMixin, ScopedRetrieveMixin, ProjectScopedView
             name, stream = upload.name, upload
             content_type = data.get("content_type") or upload.content_type or ""
         else:
-            try:
-                raw = base64.b64decode(data["content_base64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise ValidationFailed(
-                    "content_base64 is not valid base64.", field="content_base64"
-                )
-            name, stream = data["name"], io.BytesIO(raw)
+            name, stream = data["name"], io.BytesIO(data["content_base64"])
             content_type = data.get("content_type", "")
         file, created = knowledge.project_file_upload(
             project=self.project,
