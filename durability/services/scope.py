@@ -10,6 +10,7 @@ by any app is covered without touching this module.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, TypedDict
 
 from django.db import models
@@ -34,6 +35,28 @@ Part = tuple[registry.Entry, "models.QuerySet[Any]", PartInfo]
 def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Part]:
     """(entry, queryset, part info) for every part of `workspace`'s backup, in load order."""
     entries = registry.backup_models(include_global=True)
+    selection = global_selection(workspace, entries, using=using)
+    parts = [scope_part(entry, workspace, selection) for entry in entries]
+    return [part for part in parts if part is not None]
+
+
+Selection = tuple[dict[str, set], set[str]]  # global row keys per model; team-bound models
+
+
+def global_selection(
+    workspace: Workspace,
+    entries: list[registry.Entry],
+    *,
+    using: str = "default",
+    since: datetime.datetime | None = None,
+) -> Selection:
+    """Which global rows the workspace's backup carries, per global model.
+
+    Its team, that team's memberships, every global row a workspace row points at, and
+    transitively what those point at. With `since` (a delta) only the rows changed since
+    then are followed: the rows they do not name are in the earlier backups of the chain,
+    and a restore only ever adds missing global rows.
+    """
     tenant = [e for e in entries if not e.is_global]
     global_base = [e for e in entries if e.is_global and e.history_of is None]
     global_keys = {e.key for e in global_base}
@@ -43,16 +66,13 @@ def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Par
     if team_key in selected:
         selected[team_key].add(workspace.team_id)
     for entry in tenant:
+        rows = registry.workspace_queryset(entry, workspace).using(using).order_by()
+        if since is not None:
+            rows = changed_since(entry, rows, since)
         for f in fk_fields(entry_model(entry)):
             target = model_key(related_model(f))
             if target in selected:
-                values = (
-                    registry.workspace_queryset(entry, workspace)
-                    .using(using)
-                    .order_by()
-                    .values_list(f.attname, flat=True)
-                    .distinct()
-                )
+                values = rows.values_list(f.attname, flat=True).distinct()
                 selected[target].update(v for v in values if v is not None)
     for entry in global_base:
         model = entry_model(entry)
@@ -82,23 +102,21 @@ def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Par
                 if new:
                     selected[target] |= new
                     changed = True
-    parts: list[Part] = []
-    for entry in entries:
-        if not entry.is_global:
-            parts.append(
-                (entry, registry.workspace_queryset(entry, workspace), {"scope": "workspace"})
-            )
-            continue
-        base_key = entry.history_of or entry.key
-        if base_key not in selected or not selected[base_key]:
-            continue
-        qs = entry_model(entry)._default_manager.filter(
-            **{f"{_tracked_pk_path(entry)}__in": sorted(selected[base_key], key=str)}
-        )
-        parts.append(
-            (entry, qs.order_by("pk"), {"scope": "global", "team_bound": base_key in team_bound})
-        )
-    return parts
+    return selected, team_bound
+
+
+def scope_part(entry: registry.Entry, workspace: Workspace, selection: Selection) -> Part | None:
+    """The part of `entry` in `workspace`'s backup; None for a global model with no rows."""
+    if not entry.is_global:
+        return entry, registry.workspace_queryset(entry, workspace), {"scope": "workspace"}
+    selected, team_bound = selection
+    base_key = entry.history_of or entry.key
+    if base_key not in selected or not selected[base_key]:
+        return None
+    qs = entry_model(entry)._default_manager.filter(
+        **{f"{_tracked_pk_path(entry)}__in": sorted(selected[base_key], key=str)}
+    )
+    return entry, qs.order_by("pk"), {"scope": "global", "team_bound": base_key in team_bound}
 
 
 def _tracked_pk_path(entry: registry.Entry) -> str:
@@ -147,13 +165,18 @@ def workspace_files(workspace: Workspace, *, using: str = "default") -> list[str
 def change_fields(model: type[models.Model], entry: registry.Entry) -> list[str]:
     """The timestamp fields that say a row of `model` was created or changed.
 
-    History rows: `history_date`. Mutable rows: `updated_at` (set on every save) and
-    `created_at`. Append-only rows: `created_at` (or `updated_at`). Empty when a delta
-    cannot see the model's changes (system check durability.E002 reports it).
+    History rows: `history_date`. Immutable rows (database triggers refuse UPDATE):
+    `created_at`. Mutable rows: `updated_at` (set on every save) and `created_at`.
+    Append-only rows: `created_at` (or `updated_at`). Empty when a delta cannot see the
+    model's changes (system check durability.E002 reports it). Every one is indexed where
+    a table grows large (`history_date` and `created_at` everywhere, `updated_at` on the
+    large mutable tables).
     """
     names = {f.name for f in model._meta.concrete_fields}
     if entry.history_of is not None:
         return ["history_date"] if "history_date" in names else []
+    if entry.immutable and "created_at" in names:
+        return ["created_at"]
     if "updated_at" in names:
         return [n for n in ("updated_at", "created_at") if n in names]
     if entry.append_only and "created_at" in names:
@@ -199,3 +222,46 @@ def backup_carrier(entry: registry.Entry) -> str:
     elif entry.backup:
         return "workspace backups (files in default storage)"
     return entry.backup_via or ""
+
+
+def deleted_keys(
+    entry: registry.Entry,
+    workspace: Workspace,
+    since: datetime.datetime,
+    gone: dict[str, list[Any]],
+    *,
+    using: str = "default",
+) -> list[Any] | None:
+    """Primary keys of `entry`'s workspace rows deleted at or after `since`, or None.
+
+    Read from the "-" rows of the model's history (every delete writes one; history is
+    immutable), so a delta need not list every key the workspace has to see deletes. A
+    row of a model whose tenant path starts at a parent (`project__workspace`) is the
+    workspace's when that parent is, or was deleted since too (`gone`, filled parents
+    first). None when deletes cannot be told this way: a model without history, or one
+    whose parent's deletes are not known; the delta lists every key of it instead.
+    """
+    model = entry_model(entry)
+    history = registry.history_model_for(model)
+    if history is None or entry.immutable:
+        return None
+    if entry.tenant == registry.SELF:
+        return []  # the workspace itself: a deleted workspace has no deltas
+    first, _, rest = entry.tenant.partition("__")
+    field = model._meta.get_field(first)
+    removed = history._default_manager.using(using).filter(
+        history_type="-", history_date__gte=since
+    )
+    if not rest:  # the row names its workspace
+        removed = removed.filter(**{field.attname: workspace.pk})
+    else:
+        target = field.related_model
+        parent = registry.entry_for_model(target) if isinstance(target, type) else None
+        if parent is None or parent.key not in gone:
+            return None
+        live = registry.workspace_queryset(parent, workspace).using(using).order_by().values("pk")
+        removed = removed.filter(
+            models.Q(**{f"{field.attname}__in": live})
+            | models.Q(**{f"{field.attname}__in": gone[parent.key]})
+        )
+    return sorted(set(removed.order_by().values_list("id", flat=True)), key=str)
