@@ -32,7 +32,10 @@ from durability.services.scope import (
     PartInfo,
     changed_since,
     deleted_keys,
+    global_keys,
+    global_references,
     global_selection,
+    referenced_rows,
     scope_part,
     workspace_files,
 )
@@ -203,6 +206,37 @@ def _export_part(
     return filename, writer.path, count, {"encoding": rows.ENCODING, **writer.finish()}, key_info
 
 
+def _workspace_part(
+    tmp: str,
+    index: int,
+    entry: registry.Entry,
+    data: models.QuerySet[Any],
+    using: str,
+    refs: list[tuple[str, str]],
+    keys: models.QuerySet[Any] | None = None,
+    list_keys: bool = True,
+    removed: models.QuerySet[Any] | None = None,
+) -> tuple[tuple, dict[str, set], dict[str, Any] | None]:
+    """A workspace part (a reader's job): the part, the global rows it names, its deletes.
+
+    The global rows are looked up only when the part has rows; `removed` (a delta of a
+    model with history) is the query of its deleted keys, written to a file of their own.
+    """
+    result = _export_part(tmp, index, entry, data, using, keys, list_keys)
+    found = referenced_rows(data, refs, using=using) if result[2] else {}
+    deleted = None
+    if removed is not None:
+        gone = sorted(set(removed.using(using).values_list("id", flat=True)), key=str)
+        deleted = _deleted_file(tmp, index, entry, gone)
+    return result, found, deleted
+
+
+def _global_part(
+    tmp: str, index: int, entry: registry.Entry, qs: models.QuerySet[Any], using: str
+) -> tuple[tuple, dict[str, set], None]:
+    return _export_part(tmp, index, entry, qs, using), {}, None
+
+
 def _deleted_file(
     tmp: str, index: int, entry: registry.Entry, removed: list[Any]
 ) -> dict[str, Any]:
@@ -329,39 +363,45 @@ def _write_archive(
             readers = _SnapshotReaders(using, snapshot, workers)
         submit = readers.submit if readers is not None else _run_now
         pending: dict[int, tuple[registry.Entry, PartInfo, Future]] = {}
-        gone: dict[str, list[Any]] = {}  # a delta: keys deleted since, per model with history
         views = versions.view_models()  # regenerated from events: a delta counts their rows
-        deletes: dict[int, dict[str, Any]] = {}
+        targets = global_keys(entries)
         try:
-            # Workspace parts first: the readers start on them while this thread works out
-            # which global rows the backup carries (a scan of every foreign key to them).
+            # Workspace parts first; each reader also notes which global rows the rows it
+            # read name (for a delta: the rows changed since), so the global parts follow.
             for i, entry in enumerate(entries):
                 if entry.is_global:
                     continue
                 qs = registry.workspace_queryset(entry, workspace)
-                info: PartInfo = {"scope": "workspace"}
+                refs = global_references(entry, targets)
                 # Read in the order the table gives it (on PostgreSQL no sort by a random
                 # UUID key); the drill reads the scratch copy back in load order.
                 if since is None:
-                    job = submit(_export_part, tmp, i, entry, qs.order_by(), using)
+                    job = submit(_workspace_part, tmp, i, entry, qs.order_by(), using, refs)
                 else:
-                    removed = deleted_keys(entry, workspace, since, gone, using=using)
-                    if removed is not None:
-                        gone[entry.key] = removed
-                        deletes[i] = _deleted_file(tmp, i, entry, removed)
+                    removed = deleted_keys(entry, workspace, since)
                     data = changed_since(entry, qs, since).order_by()
                     list_keys = removed is None and not entry.immutable and entry.key not in views
-                    job = submit(_export_part, tmp, i, entry, data, using, qs, list_keys)
-                pending[i] = (entry, info, job)
-            selection = global_selection(workspace, entries, using=using, since=since)
+                    job = submit(
+                        _workspace_part, tmp, i, entry, data, using, refs, qs, list_keys, removed
+                    )
+                pending[i] = (entry, {"scope": "workspace"}, job)
+            referenced: dict[str, set] = {}
+            deletes: dict[int, dict[str, Any]] = {}
+            for i, (_entry, _info, job) in pending.items():
+                _result, found, deleted = job.result()
+                for target, keys in found.items():
+                    referenced.setdefault(target, set()).update(keys)
+                if deleted is not None:
+                    deletes[i] = deleted
+            selection = global_selection(workspace, entries, using=using, referenced=referenced)
             for i, entry in enumerate(entries):
-                found = scope_part(entry, workspace, selection) if entry.is_global else None
-                if found is not None:
-                    _entry, qs, info = found
-                    pending[i] = (entry, info, submit(_export_part, tmp, i, entry, qs, using))
+                found_part = scope_part(entry, workspace, selection) if entry.is_global else None
+                if found_part is not None:
+                    _entry, qs, info = found_part
+                    pending[i] = (entry, info, submit(_global_part, tmp, i, entry, qs, using))
             for i in sorted(pending):
                 entry, info, job = pending[i]
-                filename, local, count, sums, key_info = job.result()
+                filename, local, count, sums, key_info = job.result()[0]
                 archive.store_file(f"{backup_id}/parts/{filename}", local)
                 os.remove(local)
                 part = {

@@ -11,6 +11,7 @@ by any app is covered without touching this module.
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any, TypedDict
 
 from django.db import models
@@ -43,37 +44,65 @@ def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Par
 Selection = tuple[dict[str, set], set[str]]  # global row keys per model; team-bound models
 
 
+def global_keys(entries: list[registry.Entry]) -> set[str]:
+    """The global models whose rows a workspace backup selects (history follows its model)."""
+    return {e.key for e in entries if e.is_global and e.history_of is None}
+
+
+def global_references(entry: registry.Entry, targets: set[str]) -> list[tuple[str, str]]:
+    """(global model, column attname) for every foreign key of `entry` to one of `targets`."""
+    found = []
+    for f in fk_fields(entry_model(entry)):
+        target = model_key(related_model(f))
+        if target in targets:
+            found.append((target, f.attname))
+    return found
+
+
+def referenced_rows(
+    rows: models.QuerySet[Any], references: list[tuple[str, str]], *, using: str
+) -> dict[str, set]:
+    """The keys of the global rows that `rows` name, per global model."""
+    found: dict[str, set] = {}
+    for target, attname in references:
+        values = rows.using(using).order_by().values_list(attname, flat=True).distinct()
+        found.setdefault(target, set()).update(v for v in values if v is not None)
+    return found
+
+
 def global_selection(
     workspace: Workspace,
     entries: list[registry.Entry],
     *,
     using: str = "default",
-    since: datetime.datetime | None = None,
+    referenced: dict[str, set] | None = None,
 ) -> Selection:
     """Which global rows the workspace's backup carries, per global model.
 
     Its team, that team's memberships, every global row a workspace row points at, and
-    transitively what those point at. With `since` (a delta) only the rows changed since
-    then are followed: the rows they do not name are in the earlier backups of the chain,
-    and a restore only ever adds missing global rows.
+    transitively what those point at. `referenced` gives what the workspace rows point
+    at when the caller already read it (the backup's readers do, part by part; a delta
+    reads it from the rows changed since its parent only: the rows they do not name are
+    in the earlier backups of the chain, and a restore only ever adds missing global rows).
     """
-    tenant = [e for e in entries if not e.is_global]
     global_base = [e for e in entries if e.is_global and e.history_of is None]
-    global_keys = {e.key for e in global_base}
+    keys = global_keys(entries)
     team_key = model_key(Team)
     selected: dict[str, set] = {e.key: set() for e in global_base}
     team_bound: set[str] = set()
     if team_key in selected:
         selected[team_key].add(workspace.team_id)
-    for entry in tenant:
-        rows = registry.workspace_queryset(entry, workspace).using(using).order_by()
-        if since is not None:
-            rows = changed_since(entry, rows, since)
-        for f in fk_fields(entry_model(entry)):
-            target = model_key(related_model(f))
-            if target in selected:
-                values = rows.values_list(f.attname, flat=True).distinct()
-                selected[target].update(v for v in values if v is not None)
+    if referenced is None:
+        referenced = {}
+        for entry in entries:
+            if not entry.is_global:
+                rows = registry.workspace_queryset(entry, workspace)
+                for target, found in referenced_rows(
+                    rows, global_references(entry, keys), using=using
+                ).items():
+                    referenced.setdefault(target, set()).update(found)
+    for target, found in referenced.items():
+        selected[target].update(found)
     for entry in global_base:
         model = entry_model(entry)
         for f in fk_fields(model):
@@ -90,7 +119,7 @@ def global_selection(
             model = entry_model(entry)
             for f in fk_fields(model):
                 target = model_key(related_model(f))
-                if target not in global_keys or target == entry.key:
+                if target not in keys or target == entry.key:
                     continue
                 values = (
                     model._default_manager.using(using)
@@ -224,44 +253,42 @@ def backup_carrier(entry: registry.Entry) -> str:
     return entry.backup_via or ""
 
 
+@functools.cache
+def _history_model(model: type[models.Model]) -> type[models.Model] | None:
+    # simple-history builds a new manager class on every attribute access (milliseconds)
+    return registry.history_model_for(model)
+
+
 def deleted_keys(
-    entry: registry.Entry,
-    workspace: Workspace,
-    since: datetime.datetime,
-    gone: dict[str, list[Any]],
-    *,
-    using: str = "default",
-) -> list[Any] | None:
-    """Primary keys of `entry`'s workspace rows deleted at or after `since`, or None.
+    entry: registry.Entry, workspace: Workspace, since: datetime.datetime
+) -> models.QuerySet[Any] | None:
+    """The primary keys of `entry`'s workspace rows deleted at or after `since`, or None.
 
     Read from the "-" rows of the model's history (every delete writes one; history is
     immutable), so a delta need not list every key the workspace has to see deletes. A
     row of a model whose tenant path starts at a parent (`project__workspace`) is the
-    workspace's when that parent is, or was deleted since too (`gone`, filled parents
-    first). None when deletes cannot be told this way: a model without history, or one
-    whose parent's deletes are not known; the delta lists every key of it instead.
+    workspace's when that parent is, or was deleted since too (the same question asked of
+    the parent, as a subquery). None when deletes cannot be told this way: a model without
+    history, or one whose parent's deletes cannot be; the delta lists every key instead.
     """
     model = entry_model(entry)
-    history = registry.history_model_for(model)
+    history = _history_model(model)
     if history is None or entry.immutable:
         return None
     if entry.tenant == registry.SELF:
-        return []  # the workspace itself: a deleted workspace has no deltas
+        return history._default_manager.none().values("id")  # a deleted workspace has no deltas
+    removed = history._default_manager.filter(history_type="-", history_date__gte=since)
     first, _, rest = entry.tenant.partition("__")
     field = model._meta.get_field(first)
-    removed = history._default_manager.using(using).filter(
-        history_type="-", history_date__gte=since
-    )
     if not rest:  # the row names its workspace
-        removed = removed.filter(**{field.attname: workspace.pk})
-    else:
-        target = field.related_model
-        parent = registry.entry_for_model(target) if isinstance(target, type) else None
-        if parent is None or parent.key not in gone:
-            return None
-        live = registry.workspace_queryset(parent, workspace).using(using).order_by().values("pk")
-        removed = removed.filter(
-            models.Q(**{f"{field.attname}__in": live})
-            | models.Q(**{f"{field.attname}__in": gone[parent.key]})
-        )
-    return sorted(set(removed.order_by().values_list("id", flat=True)), key=str)
+        return removed.filter(**{field.attname: workspace.pk}).order_by().values("id")
+    target = field.related_model
+    parent = registry.entry_for_model(target) if isinstance(target, type) else None
+    parent_gone = deleted_keys(parent, workspace, since) if parent is not None else None
+    if parent is None or parent_gone is None:
+        return None
+    live = registry.workspace_queryset(parent, workspace).order_by().values("pk")
+    condition = models.Q(**{f"{field.attname}__in": live}) | models.Q(
+        **{f"{field.attname}__in": parent_gone}
+    )
+    return removed.filter(condition).order_by().values("id")
