@@ -277,8 +277,23 @@ def _copy_binary(ids, ns: str, tags, vectors):
     yield b"".join(batch)
 
 
-def bench_pgvector(m: int, q: int) -> None:
+def _measure(backend, ns, queries, ids, vectors, tags, tag):
+    """(mean recall@10, short result sets, latencies in ms) of `backend` over `queries`."""
     import numpy as np
+
+    filt = None if tag is None else {"fileId": TAG_IDS[tag]}
+    ms, recalls, short = [], [], 0
+    for query in queries:
+        t0 = time.perf_counter()
+        got = backend.query(namespace=ns, vector=query, k=K, filter=filt)
+        ms.append((time.perf_counter() - t0) * 1000)
+        truth = {ids[i] for i in _truth(vectors, tags, query, tag)}
+        recalls.append(len(truth & {c for c, _ in got}) / len(truth))
+        short += len(got) < len(truth)
+    return float(np.mean(recalls)), short, ms
+
+
+def bench_pgvector(m: int, q: int, sweep: list[int]) -> None:
     from django.db import connections
 
     from tests.vectors import pgvector_server
@@ -338,7 +353,6 @@ def bench_pgvector(m: int, q: int) -> None:
                 filt = None if tag is None else {"fileId": TAG_IDS[tag]}
                 ours_backend.query(namespace=ns, vector=query, k=K, filter=filt)
         for tag, label in SELECTIVITIES:
-            filt = None if tag is None else {"fileId": TAG_IDS[tag]}
             line = [f"selectivity {label:>5}:"]
             bare = []
             for query in queries:
@@ -346,17 +360,20 @@ def bench_pgvector(m: int, q: int) -> None:
                 _truth(vectors, tags, query, tag)
                 bare.append((time.perf_counter() - t0) * 1000)
             for name, backend in (("ours", ours_backend), ("plain", plain_backend)):
-                ms, recalls, short = [], [], 0
-                for query in queries:
-                    t0 = time.perf_counter()
-                    got = backend.query(namespace=ns, vector=query, k=K, filter=filt)
-                    ms.append((time.perf_counter() - t0) * 1000)
-                    truth = {ids[i] for i in _truth(vectors, tags, query, tag)}
-                    recalls.append(len(truth & {c for c, _ in got}) / len(truth))
-                    short += len(got) < len(truth)
-                line.append(f"{name}: recall@10 {np.mean(recalls):.4f} short {short:4d} {_fmt(ms)}")
+                recall, short, ms = _measure(backend, ns, queries, ids, vectors, tags, tag)
+                line.append(f"{name}: recall@10 {recall:.4f} short {short:4d} {_fmt(ms)}")
             line.append(f"bare numpy: {_fmt(bare)}")
             print("\n    ".join(line))
+        # The same index and queries, ours with other base ef_search values: where the walk
+        # (unfiltered and 10%) would sit on the recall/latency curve at this size.
+        for ef in sweep:
+            backend = pgvector.PgvectorBackend(using=alias, ef_search=ef)
+            for tag, label in SELECTIVITIES[:2]:
+                recall, short, ms = _measure(backend, ns, queries, ids, vectors, tags, tag)
+                print(
+                    f"sweep: base ef_search {ef:4d} selectivity {label:>5}: recall@10 "
+                    f"{recall:.4f} short {short:4d} {_fmt(ms)}"
+                )
     finally:
         pgvector_server.stop(server)
 
@@ -416,6 +433,12 @@ def main() -> None:
     parser.add_argument("--only-pgvector", action="store_true")
     parser.add_argument("--ef-search", type=int, help="pgvector: ours' base ef_search")
     parser.add_argument(
+        "--sweep-ef",
+        default="",
+        help="pgvector: also measure ours at 100%% and 10%% with these base ef_search values "
+        "(comma-separated, e.g. 200,300,400), on the same index",
+    )
+    parser.add_argument(
         "--exact-below",
         type=int,
         help="pgvector: rows below which a filter is scanned exactly (default the product's)",
@@ -439,7 +462,8 @@ def main() -> None:
         if args.ef_search is not None:
             pgvector.EF_SEARCH = args.ef_search
         if not args.no_pgvector:
-            bench_pgvector(pg_rows, queries)
+            sweep = [int(v) for v in args.sweep_ef.split(",") if v.strip()]
+            bench_pgvector(pg_rows, queries, sweep)
 
 
 if __name__ == "__main__":
