@@ -17,8 +17,9 @@ unprivileged user) for the pgvector part (`--no-pgvector` skips it). It prints:
 2. pgvector: M rows loaded with binary COPY, the HNSW index (vectors.pgvector's m and
    ef_construction) built afterwards with maintenance_work_mem 6GB on a server with
    shared_buffers 6GB; the same selectivities: ours (exact scan of the matching rows when
-   the planner estimates fewer than EXACT_BELOW, else iterative relaxed_order with
-   ef_search scaled to the selectivity, candidates re-ranked exactly) vs plain pgvector
+   the planner estimates fewer than EXACT_BELOW, index-only through the covering file
+   index, else iterative relaxed_order with ef_search scaled to the selectivity,
+   candidates re-ranked exactly) vs plain pgvector
    defaults on the same index (ef_search 40, no iterative scan) vs the bare numpy scan:
    recall@10, short result sets, p50/p95, after an untimed warm-up with other queries.
 3. ingestion: a generated 500-page PDF through `file_ingest` (pages/s), then the unchanged
@@ -241,7 +242,8 @@ def bench_embedded(n: int, q: int) -> None:
 
 
 def _copy_binary(ids, ns: str, tags, vectors):
-    """Rows in PostgreSQL's binary COPY format (vector: int16 dim, int16 0, float4s)."""
+    """Rows in PostgreSQL's binary COPY format (vector: int16 dim, int16 0, float4s); the
+    file id goes into the metadata and the `file_id` column, as `pgvector.write` does."""
     import struct
 
     import numpy as np
@@ -251,10 +253,11 @@ def _copy_binary(ids, ns: str, tags, vectors):
     yield b"PGCOPY\n\xff\r\n\x00" + pack("!ii", 0, 0)
     big = vectors.astype(">f4")
     vec_head = pack("!ihh", 4 + 4 * DIM, DIM, 0)
-    head = pack("!h", 5)
+    head = pack("!h", 6)
     ns_field = pack("!i", len(ns_b)) + ns_b + pack("!ii", 4, DIM)
     metas = {t: f'{{"fileId": "{t}"}}'.encode() for t in np.unique(tags)}
     meta_fields = {t: pack("!ib", len(m) + 1, 1) + m for t, m in metas.items()}
+    file_fields = {t: pack("!i", 16) + uuid.UUID(str(t)).bytes for t in metas}
     batch = []
     for i in range(len(ids)):
         batch.append(
@@ -265,6 +268,7 @@ def _copy_binary(ids, ns: str, tags, vectors):
             + meta_fields[tags[i]]
             + vec_head
             + big[i].tobytes()
+            + file_fields[tags[i]]
         )
         if len(batch) == 10_000:
             yield b"".join(batch)
@@ -273,8 +277,23 @@ def _copy_binary(ids, ns: str, tags, vectors):
     yield b"".join(batch)
 
 
-def bench_pgvector(m: int, q: int) -> None:
+def _measure(backend, ns, queries, ids, vectors, tags, tag):
+    """(mean recall@10, short result sets, latencies in ms) of `backend` over `queries`."""
     import numpy as np
+
+    filt = None if tag is None else {"fileId": TAG_IDS[tag]}
+    ms, recalls, short = [], [], 0
+    for query in queries:
+        t0 = time.perf_counter()
+        got = backend.query(namespace=ns, vector=query, k=K, filter=filt)
+        ms.append((time.perf_counter() - t0) * 1000)
+        truth = {ids[i] for i in _truth(vectors, tags, query, tag)}
+        recalls.append(len(truth & {c for c, _ in got}) / len(truth))
+        short += len(got) < len(truth)
+    return float(np.mean(recalls)), short, ms
+
+
+def bench_pgvector(m: int, q: int, sweep: list[int]) -> None:
     from django.db import connections
 
     from tests.vectors import pgvector_server
@@ -303,8 +322,8 @@ def bench_pgvector(m: int, q: int) -> None:
             for sql in pgvector.TABLE_SQL:
                 cursor.execute(sql)
             with cursor.copy(
-                f"COPY {pgvector.TABLE} (chunk_id, namespace, dimension, metadata, embedding) "
-                "FROM STDIN WITH (FORMAT binary)"
+                f"COPY {pgvector.TABLE} (chunk_id, namespace, dimension, metadata, embedding, "
+                "file_id) FROM STDIN WITH (FORMAT binary)"
             ) as copy:
                 for block in _copy_binary(ids, ns, tags, vectors):
                     copy.write(block)
@@ -314,7 +333,9 @@ def bench_pgvector(m: int, q: int) -> None:
             cursor.execute("SET maintenance_work_mem = '6GB'")
             cursor.execute("SET max_parallel_maintenance_workers = 1")  # 2 cores
             pgvector.ensure_schema(DIM, alias)
-            cursor.execute(f"ANALYZE {pgvector.TABLE}")
+            # VACUUM marks the pages all-visible (autovacuum does so after inserts), so the
+            # exact scan of a file filter is index-only
+            cursor.execute(f"VACUUM ANALYZE {pgvector.TABLE}")
             cursor.execute("SHOW shared_buffers")
             buffers = cursor.fetchone()[0]
         print(
@@ -332,7 +353,6 @@ def bench_pgvector(m: int, q: int) -> None:
                 filt = None if tag is None else {"fileId": TAG_IDS[tag]}
                 ours_backend.query(namespace=ns, vector=query, k=K, filter=filt)
         for tag, label in SELECTIVITIES:
-            filt = None if tag is None else {"fileId": TAG_IDS[tag]}
             line = [f"selectivity {label:>5}:"]
             bare = []
             for query in queries:
@@ -340,17 +360,20 @@ def bench_pgvector(m: int, q: int) -> None:
                 _truth(vectors, tags, query, tag)
                 bare.append((time.perf_counter() - t0) * 1000)
             for name, backend in (("ours", ours_backend), ("plain", plain_backend)):
-                ms, recalls, short = [], [], 0
-                for query in queries:
-                    t0 = time.perf_counter()
-                    got = backend.query(namespace=ns, vector=query, k=K, filter=filt)
-                    ms.append((time.perf_counter() - t0) * 1000)
-                    truth = {ids[i] for i in _truth(vectors, tags, query, tag)}
-                    recalls.append(len(truth & {c for c, _ in got}) / len(truth))
-                    short += len(got) < len(truth)
-                line.append(f"{name}: recall@10 {np.mean(recalls):.4f} short {short:4d} {_fmt(ms)}")
+                recall, short, ms = _measure(backend, ns, queries, ids, vectors, tags, tag)
+                line.append(f"{name}: recall@10 {recall:.4f} short {short:4d} {_fmt(ms)}")
             line.append(f"bare numpy: {_fmt(bare)}")
             print("\n    ".join(line))
+        # The same index and queries, ours with other base ef_search values: where the walk
+        # (unfiltered and 10%) would sit on the recall/latency curve at this size.
+        for ef in sweep:
+            backend = pgvector.PgvectorBackend(using=alias, ef_search=ef)
+            for tag, label in SELECTIVITIES[:2]:
+                recall, short, ms = _measure(backend, ns, queries, ids, vectors, tags, tag)
+                print(
+                    f"sweep: base ef_search {ef:4d} selectivity {label:>5}: recall@10 "
+                    f"{recall:.4f} short {short:4d} {_fmt(ms)}"
+                )
     finally:
         pgvector_server.stop(server)
 
@@ -410,6 +433,12 @@ def main() -> None:
     parser.add_argument("--only-pgvector", action="store_true")
     parser.add_argument("--ef-search", type=int, help="pgvector: ours' base ef_search")
     parser.add_argument(
+        "--sweep-ef",
+        default="",
+        help="pgvector: also measure ours at 100%% and 10%% with these base ef_search values "
+        "(comma-separated, e.g. 200,300,400), on the same index",
+    )
+    parser.add_argument(
         "--exact-below",
         type=int,
         help="pgvector: rows below which a filter is scanned exactly (default the product's)",
@@ -433,7 +462,8 @@ def main() -> None:
         if args.ef_search is not None:
             pgvector.EF_SEARCH = args.ef_search
         if not args.no_pgvector:
-            bench_pgvector(pg_rows, queries)
+            sweep = [int(v) for v in args.sweep_ef.split(",") if v.strip()]
+            bench_pgvector(pg_rows, queries, sweep)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Contract with durability: `rebuild(workspace=None) -> int` regenerates
 every derived view of this app (for one workspace, or all) from the event log and
 returns the number of rows the rebuilt views hold (on PostgreSQL only the rows that
-differ are rewritten); `VIEWS_VERSION` is the version of their shape.
+differ are rewritten); `VIEWS_VERSION` is the version of their shape; `VIEW_MODELS`
+names the models it regenerates.
 `manage.py rebuild_views` calls the `rebuild` of every app that has this module.
 
 `apply_event` is the one fold both paths use: the posting services apply each new
@@ -15,6 +16,11 @@ from __future__ import annotations
 from django.db import transaction
 
 VIEWS_VERSION = 1
+
+# The models `rebuild` regenerates. A delta backup lists no keys of them (only their
+# count): their rows are deleted only by a rebuild or a purge, and a restore that finds
+# a count off regenerates them from the events instead.
+VIEW_MODELS = ("collaboration.Message",)
 
 # Fields of Message the events determine (id included); what "rebuilt equals
 # maintained" compares. created_at/updated_at only say when the row was written.

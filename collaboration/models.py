@@ -54,7 +54,11 @@ class Comment(BaseModel):
     class Meta:
         ordering = ["created_at"]
         verbose_name = "comment"
-        indexes = [models.Index(fields=["project", "created_at"], name="comment_project_created")]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="comment_project_created"),
+            # what an incremental backup reads: the rows changed since its parent
+            models.Index(fields=["updated_at"], name="comment_updated_at"),
+        ]
 
     def __str__(self) -> str:
         return f"comment {self.pk} by {self.author_id}"
@@ -184,6 +188,8 @@ class Message(BaseModel):
     class Meta:
         ordering = ["thread", "seq"]
         verbose_name = "message"
+        # what an incremental backup reads: the rows changed since its parent
+        indexes = [models.Index(fields=["updated_at"], name="message_updated_at")]
         constraints = [
             models.UniqueConstraint(
                 fields=["thread", "seq"],
@@ -246,6 +252,7 @@ class Notification(BaseModel):
         verbose_name = "notification"
         indexes = [
             models.Index(fields=["recipient", "workspace", "read_at"], name="notification_unread"),
+            models.Index(fields=["updated_at"], name="notification_updated_at"),  # deltas
         ]
 
     def __str__(self) -> str:

@@ -90,6 +90,7 @@ class WebhookDelivery(BaseModel):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due"),
             models.Index(fields=["endpoint", "created_at"], name="webhookdelivery_endpoint"),
+            models.Index(fields=["updated_at"], name="webhookdelivery_updated_at"),  # deltas
         ]
         constraints = [
             models.UniqueConstraint(

@@ -3,12 +3,15 @@
     <backup_id>/parts/<NNN>-<app_label.Model>.copy.zst    one per model, zstd COPY text
     <backup_id>/files/<path in default storage>           uploaded files and blobs
     <backup_id>/parts/<NNN>-<app_label.Model>.keys.zst    (a delta) every primary key now
+    <backup_id>/parts/<NNN>-<app_label.Model>.deleted.zst (a delta) the keys deleted since
     <backup_id>/manifest.json                              written last
 
-An incremental backup (a delta, format 2) holds, per workspace model, only the rows
-created or changed since its parent plus the list of every primary key the workspace
-has now (so deletes are seen); its global parts are whole, and its `files` list names
-every file of the workspace with the backup folder that stores its bytes (`stored_in`).
+An incremental backup (a delta, format 5) holds, per workspace model, only the rows
+created or changed since its parent and what tells the deletes since: for a model with
+history the keys its "-" history rows name, for an immutable one nothing (its row count
+only), for any other the list of every primary key the workspace has now. Its global
+parts hold the global rows its changed rows name, and its `files` list names every file
+of the workspace with the backup folder that stores its bytes (`stored_in`).
 
 Parts are streamed to a temporary file while hashed, then handed to `storage.save`
 (django-storages' S3 backend uploads large files in multipart chunks). The manifest
@@ -21,10 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from typing import IO, cast
 
@@ -36,10 +37,13 @@ from django.core.files.storage import storages
 from common.exceptions import NotFound, ValidationFailed
 
 # Formats 1 (full) and 2 (incremental, instance) hold JSON-lines parts; 3 and 4 hold parts
-# in PostgreSQL's COPY text format (each part says its `encoding`). Older code refuses a
-# format it does not know rather than misread it; this code reads all four.
+# in PostgreSQL's COPY text format (each part says its `encoding`); 5 is a delta that tells
+# the deletes of a model with history by a list of the keys deleted since its parent
+# (`keys.deleted`) instead of a list of every key. Older code refuses a format it does not
+# know rather than misread it; this code reads all five.
 FORMAT = 3  # a full backup
-DELTA_FORMAT = 4  # an incremental (or instance) backup
+INSTANCE_FORMAT = 4  # an instance backup
+DELTA_FORMAT = 5  # an incremental backup
 READABLE = DELTA_FORMAT
 MANIFEST = "manifest.json"
 BLOCK = 1 << 20
@@ -71,11 +75,12 @@ class _HashingFile:
 
 
 class PartWriter:
-    """Collects one part's JSON lines: compressed to a temp file, hashed on both sides.
+    """Collects one part's bytes: compressed to a temp file, hashed on both sides.
 
-    Compression and hashing run in a worker thread (zstd and hashlib release the GIL),
-    so they overlap with reading rows from the database; the queue is bounded, so
-    memory stays constant.
+    Compression and hashing run on the calling thread: zstd and hashlib release the GIL
+    on large blocks, so parts read by several backup workers compress in parallel. (A
+    compression thread per part cost a thread start and GIL handoffs on every part, most
+    of them a few rows.) Memory stays constant: blocks are written as they come.
     """
 
     def __init__(self, tmpdir: str, name: str):
@@ -90,34 +95,13 @@ class PartWriter:
         )
         self.content_sha = content_digest()
         self.content_bytes = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=8)
-        self._error: BaseException | None = None
-        self._worker = threading.Thread(target=self._run, daemon=True)
-        self._worker.start()
-
-    def _run(self) -> None:
-        while True:
-            data = self._queue.get()
-            if data is None:
-                return
-            if self._error is not None:
-                continue
-            try:
-                self.content_sha.update(data)
-                self._zstd.write(data)
-            except BaseException as exc:  # surfaced by finish()
-                self._error = exc
 
     def write(self, data: bytes) -> None:
         self.content_bytes += len(data)
-        self._queue.put(data)
+        self.content_sha.update(data)
+        self._zstd.write(data)
 
     def finish(self) -> dict:
-        self._queue.put(None)
-        self._worker.join()
-        if self._error is not None:
-            self._fh.close()
-            raise self._error
         self._zstd.close()
         self._fh.close()
         return {
@@ -128,8 +112,6 @@ class PartWriter:
         }
 
     def abort(self) -> None:
-        self._queue.put(None)
-        self._worker.join()
         self._fh.close()
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from django.db import DatabaseError, connections
+from django.db.models.expressions import RawSQL
 from psycopg import pq
 
 if TYPE_CHECKING:
@@ -73,6 +74,21 @@ def export(queryset, *, using: str, write: Callable[[bytes], None]) -> int:
     if connections[using].vendor == "postgresql":
         return _export_pg(queryset, fields, using, write)
     return _export_chunked(queryset, fields, using, write)
+
+
+def in_load_order(queryset, *, using: str):
+    """`queryset` ordered as its rows were loaded into a freshly restored table.
+
+    A workspace part is written in whatever order PostgreSQL's plan reads it (no sort by
+    the random UUID key, which made a backup read every large table through its primary
+    key index). Restored with one COPY into an empty table, its rows sit in the heap in
+    file order, so reading the scratch database by physical location (`ctid`) gives the
+    part's bytes back exactly. SQLite writes and reads parts in primary-key order.
+    """
+    if connections[using].vendor != "postgresql":
+        return queryset.order_by("pk")
+    table = connections[using].ops.quote_name(queryset.model._meta.db_table)
+    return queryset.order_by(RawSQL(f"{table}.ctid", ()).asc())  # noqa: S611 - a quoted table name
 
 
 def _copy_out(connection, statement: str, write: Callable[[bytes], None]) -> int:

@@ -40,6 +40,12 @@ def materialized_modules() -> list[str]:
     return app_modules("materialized")
 
 
+def view_models(modules: list[str] | None = None) -> set[str]:
+    """Every model an app's `materialized.rebuild` regenerates (its `VIEW_MODELS`)."""
+    modules = materialized_modules() if modules is None else modules
+    return {key for m in modules for key in getattr(import_module(m), "VIEW_MODELS", ())}
+
+
 def code_views_version(modules: list[str] | None = None) -> int:
     modules = materialized_modules() if modules is None else modules
     return BASE_VIEWS_VERSION + sum(

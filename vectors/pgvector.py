@@ -8,6 +8,12 @@ index per dimension over the vectors cast to `halfvec` (half the bytes per graph
 larger ef_search at the same latency). A filtered query sets `hnsw.iterative_scan =
 relaxed_order` so the index keeps scanning until enough rows pass the filter; the index's
 candidates are re-ranked by their exact float32 score.
+
+The chunk's file id is also a column, `file_id`, with a covering btree index (namespace,
+file_id) that carries the vector itself: a small `fileId` filter is answered by an exact
+index-only scan of that file's vectors, which lie next to each other in the index wherever
+their rows lie in the table (at 1M rows, 10,000 matching rows took 37 ms p50 through the GIN
+metadata index and the heap, 19 ms through a plain btree and the heap, 10 ms index-only).
 """
 
 from __future__ import annotations
@@ -51,10 +57,22 @@ TABLE_SQL = [
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     "chunk_id uuid PRIMARY KEY, namespace varchar(200) NOT NULL, "
     "dimension integer NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
-    "embedding vector NOT NULL)",
+    "embedding vector NOT NULL, file_id uuid)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_ns_idx ON {TABLE} (namespace)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_meta_idx ON {TABLE} USING gin (metadata jsonb_path_ops)",
 ]
+# The covering index of the exact scan of a file filter (also made by migration 0004, which
+# adds the column to a table made before it): the vectors ride in the index, so the scan
+# reads them in key order without visiting the heap (once vacuum has marked the pages
+# all-visible; before that it still answers, fetching the rows).
+FILE_INDEX = f"{TABLE}_file_idx"
+FILE_INDEX_SQL = (
+    f"CREATE INDEX IF NOT EXISTS {FILE_INDEX} ON {TABLE} (namespace, file_id) "
+    "INCLUDE (dimension, chunk_id, embedding) WHERE file_id IS NOT NULL"
+)
+TABLE_SQL.append(FILE_INDEX_SQL)
+# Metadata keys that are columns of the table: the exact scan and the estimate filter there.
+COLUMN_KEYS = {"fileId": "file_id", "chunkId": "chunk_id"}
 
 # A filter the planner expects to match fewer rows than this is answered by an exact scan of
 # those rows (found through the GIN metadata index): recall 1.0, no long iterative index walk.
@@ -106,12 +124,21 @@ def write(
     _state[f"table:{_key(using)}"] = True
     with connections[using].cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {TABLE} (chunk_id, namespace, dimension, metadata, embedding) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s::jsonb, %s::vector) ON CONFLICT (chunk_id) DO UPDATE SET "
+            f"INSERT INTO {TABLE} (chunk_id, namespace, dimension, metadata, embedding, file_id) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s::jsonb, %s::vector, %s) ON CONFLICT (chunk_id) DO UPDATE SET "
             "namespace = EXCLUDED.namespace, metadata = EXCLUDED.metadata, "
-            "embedding = EXCLUDED.embedding, dimension = EXCLUDED.dimension",
-            [(cid, namespace, dimension, _json(meta), _literal(vec)) for cid, meta, vec in rows],
+            "embedding = EXCLUDED.embedding, dimension = EXCLUDED.dimension, "
+            "file_id = EXCLUDED.file_id",
+            [
+                (cid, namespace, dimension, _json(meta), _literal(vec), _file_id(meta))
+                for cid, meta, vec in rows
+            ],
         )
+
+
+def _file_id(metadata: dict) -> uuid.UUID | None:
+    value = (metadata or {}).get("fileId")
+    return uuid.UUID(str(value)) if value else None
 
 
 def delete(chunk_ids: list, using: str = "default") -> None:
@@ -154,24 +181,38 @@ class PgvectorBackend:
         if not _table_exists(self.using):
             return []
         dim = len(vector)
-        where, params = ["namespace = %s", f"dimension = {int(dim)}"], [namespace]
+        base = ["namespace = %s", f"dimension = {int(dim)}"]
+        # Two spellings of the same filter. `walk` tests the metadata by containment (@>),
+        # which only the GIN index could answer and the walk turns bitmap scans off, so the
+        # planner keeps to the HNSW index. `scan` tests fileId/chunkId on their indexed
+        # columns (the covering file index, the primary key) and has their statistics,
+        # so the exact scan reads only the matching rows and the estimate is the planner's.
+        walk, walk_params = list(base), [namespace]
+        scan, scan_params = list(base), [namespace]
         for key, value in (filter or {}).items():
             metadata_filter(namespace, {key: value})  # validates key and value
             values = value if isinstance(value, list) else [value]
-            # containment (@>) so the GIN metadata index answers it
-            where.append("(" + " OR ".join(["metadata @> %s::jsonb"] * len(values)) + ")")
-            params += [_json({key: v}) for v in values]
+            walk.append("(" + " OR ".join(["metadata @> %s::jsonb"] * len(values)) + ")")
+            walk_params += [_json({key: v}) for v in values]
+            if key in COLUMN_KEYS:
+                scan.append(f"{COLUMN_KEYS[key]} = ANY(%s::uuid[])")
+                scan_params.append([uuid.UUID(str(v)) for v in values])
+            else:
+                scan.append(walk[-1])
+                scan_params += [_json({key: v}) for v in values]
         literal = _literal(vector)
         ef_search, exact = self.ef_search, False
         if self.iterative and filter:
-            matching, total = self._estimate(where, params), self._total(namespace, dim)
+            matching, total = self._estimate(scan, scan_params), self._total(namespace, dim)
             exact = matching < EXACT_BELOW
             if not exact and total > 0:
                 # the index walk meets ~k/selectivity rows before k of them match
                 ef_search = min(EF_SEARCH_MAX, max(ef_search, int(4 * k * total / matching)))
-        hits = self._run(where, params, literal, dim, k, exact=exact, ef_search=ef_search)
-        if len(hits) < k and filter and self.iterative and not exact:
-            hits = self._run(where, params, literal, dim, k, exact=True, ef_search=ef_search)
+        if exact:
+            return self._run(scan, scan_params, literal, dim, k, exact=True, ef_search=ef_search)
+        hits = self._run(walk, walk_params, literal, dim, k, exact=False, ef_search=ef_search)
+        if len(hits) < k and filter and self.iterative:
+            hits = self._run(scan, scan_params, literal, dim, k, exact=True, ef_search=ef_search)
         return hits
 
     def _run(self, where, params, literal, dim, k, *, exact: bool, ef_search: int):

@@ -7,15 +7,18 @@ manifest is written last, so a backup without one was interrupted and never coun
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import queue
+import threading
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Role, User
@@ -25,11 +28,23 @@ from durability import archive, rows, versions
 from durability.models import BackupKind, BackupRecord, BackupStatus, BackupTrigger
 from durability.services import chain
 from durability.services._shared import Progress, emit, entry_model
-from durability.services.scope import changed_since, workspace_files, workspace_scope
+from durability.services.scope import (
+    PartInfo,
+    changed_since,
+    deleted_keys,
+    global_keys,
+    global_references,
+    global_selection,
+    referenced_rows,
+    scope_part,
+    workspace_files,
+)
 from governance import registry
 from governance.models import AuditAction
 from governance.services import audit_record
 from workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
 
 
 def new_backup_id(workspace: Workspace, at: datetime.datetime) -> str:
@@ -151,48 +166,32 @@ def _export_part(
     entry: registry.Entry,
     queryset: models.QuerySet[Any],
     using: str,
-    snapshot: str | None = None,
     keys: models.QuerySet[Any] | None = None,
+    list_keys: bool = True,
 ) -> tuple[str, str, int, dict[str, Any], dict[str, Any] | None]:
     """Write one part to a temp file; returns (filename, local path, rows, checksums, keys).
 
-    With `snapshot` (PostgreSQL, a worker thread) the part is read on this thread's own
-    connection inside the exported snapshot of the backup's transaction. With `keys`
-    (a delta's workspace part) every primary key of that queryset goes to a second file,
-    except for an immutable model: its rows are only ever inserted (database triggers
-    refuse a delete outside a purge), so a delta records only how many it has.
+    Read on the calling thread's connection (a `_SnapshotReaders` worker's, inside the
+    backup's exported snapshot). With `keys` (a delta's workspace part) every primary key
+    of that queryset goes to a second file, or with `list_keys=False` only their number
+    is taken: an immutable model's rows are only ever inserted (database triggers refuse
+    a delete outside a purge), and a model with history has its deletes in its history.
     """
     filename = f"{index:03d}-{entry.key}.copy.zst"
     writer = archive.PartWriter(tmp, filename)
-    count_only = keys is not None and entry.immutable
+    count_only = keys is not None and not list_keys
     key_writer = (
         archive.PartWriter(tmp, f"{index:03d}-{entry.key}.keys.zst")
         if keys is not None and not count_only
         else None
     )
     key_count = 0
-
-    def read() -> int:
-        nonlocal key_count
+    try:
         count = rows.export(queryset, using=using, write=writer.write)
         if keys is not None and key_writer is not None:
             key_count = rows.export_keys(keys, using=using, write=key_writer.write)
         elif keys is not None:
             key_count = keys.using(using).order_by().count()
-        return count
-
-    try:
-        if snapshot is None:
-            count = read()
-        else:
-            try:
-                with transaction.atomic(using=using):
-                    with connections[using].cursor() as cursor:
-                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-                    count = read()
-            finally:
-                connections[using].close()
     except BaseException:
         writer.abort()
         if key_writer is not None:
@@ -205,6 +204,135 @@ def _export_part(
         key_info = {"name": key_writer.name, "path": key_writer.path, "keys": key_count}
         key_info.update(key_writer.finish())
     return filename, writer.path, count, {"encoding": rows.ENCODING, **writer.finish()}, key_info
+
+
+def _workspace_part(
+    tmp: str,
+    index: int,
+    entry: registry.Entry,
+    data: models.QuerySet[Any],
+    using: str,
+    refs: list[tuple[str, str]],
+    keys: models.QuerySet[Any] | None = None,
+    list_keys: bool = True,
+    removed: models.QuerySet[Any] | None = None,
+) -> tuple[tuple, dict[str, set], dict[str, Any] | None]:
+    """A workspace part (a reader's job): the part, the global rows it names, its deletes.
+
+    The global rows are looked up only when the part has rows; `removed` (a delta of a
+    model with history) is the query of its deleted keys, written to a file of their own.
+    """
+    result = _export_part(tmp, index, entry, data, using, keys, list_keys)
+    found = referenced_rows(data, refs, using=using) if result[2] else {}
+    deleted = None
+    if removed is not None:
+        gone = sorted(set(removed.using(using).values_list("id", flat=True)), key=str)
+        deleted = _deleted_file(tmp, index, entry, gone)
+    return result, found, deleted
+
+
+def _global_part(
+    tmp: str, index: int, entry: registry.Entry, qs: models.QuerySet[Any], using: str
+) -> tuple[tuple, dict[str, set], None]:
+    return _export_part(tmp, index, entry, qs, using), {}, None
+
+
+def _deleted_file(
+    tmp: str, index: int, entry: registry.Entry, removed: list[Any]
+) -> dict[str, Any]:
+    """The keys a delta's model lost since its parent, to a temp file (none: no file)."""
+    if not removed:
+        return {"rows": 0}
+    writer = archive.PartWriter(tmp, f"{index:03d}-{entry.key}.deleted.zst")
+    for start in range(0, len(removed), rows.CHUNK):
+        writer.write(b"".join(f"{k}\n".encode() for k in removed[start : start + rows.CHUNK]))
+    return {"rows": len(removed), "name": writer.name, "path": writer.path, **writer.finish()}
+
+
+def _store_deleted(backup_id: str, info: dict[str, Any]) -> dict[str, Any]:
+    if "path" not in info:
+        return {"rows": info["rows"]}
+    archive.store_file(f"{backup_id}/parts/{info['name']}", info["path"])
+    os.remove(info["path"])
+    return {
+        "file": f"parts/{info['name']}",
+        "rows": info["rows"],
+        "bytes": info["bytes"],
+        "sha256": info["sha256"],
+        "content_digest": info["content_digest"],
+    }
+
+
+def _run_now(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` on this thread, as a finished Future (the serial path of the readers)."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
+class _SnapshotReaders:
+    """Worker threads that each hold one connection inside an exported snapshot.
+
+    What pg_dump -j does: every worker opens its connection once, joins the snapshot of
+    the backup's transaction (`SET TRANSACTION SNAPSHOT`) and then reads part after part
+    in it. (A connection per part cost ~30 ms each: a new server backend and its setup,
+    for ~60 parts most of them small.) Jobs are taken in the order they were submitted.
+    """
+
+    def __init__(self, using: str, snapshot: str, workers: int) -> None:
+        self.using = using
+        self.snapshot = snapshot
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"backup-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def close(self) -> None:
+        """Let every worker finish its jobs (cancelled ones are skipped) and stop."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self) -> None:
+        stack = ExitStack()
+        failed: BaseException | None = None
+        try:
+            stack.enter_context(transaction.atomic(using=self.using))
+            with connections[self.using].cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [self.snapshot])
+        except BaseException as exc:  # every job this worker takes reports it
+            failed = exc
+        try:
+            while (job := self._jobs.get()) is not None:
+                future, fn, args = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                if failed is not None:
+                    future.set_exception(failed)
+                    continue
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to the thread that reads the result
+                    future.set_exception(exc)
+        finally:
+            try:
+                stack.close()  # the read-only transaction ends
+            except DatabaseError:
+                logger.warning("backup reader: closing its snapshot transaction failed")
+            connections[self.using].close()
 
 
 def _write_archive(
@@ -225,33 +353,55 @@ def _write_archive(
     parallel = connection.vendor == "postgresql" and not connection.in_atomic_block and workers > 1
     with archive.scratch_dir() as tmp, _snapshot(using):
         schema = versions.schema_document(using)
-        scope = list(enumerate(workspace_scope(workspace, using=using)))
         since = chain.delta_since(parent) if parent is not None else None
-        jobs: list[tuple[int, registry.Entry, Any, Any]] = []
-        for i, (entry, qs, info) in scope:
-            if since is not None and info.get("scope") == "workspace":
-                jobs.append((i, entry, changed_since(entry, qs, since), qs))
-            else:
-                jobs.append((i, entry, qs, None))
-        pool: ThreadPoolExecutor | None = None
+        entries = registry.backup_models(include_global=True)
+        readers: _SnapshotReaders | None = None
         if parallel:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_export_snapshot()")
                 snapshot = cursor.fetchone()[0]
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup")
-            futures = [
-                pool.submit(_export_part, tmp, i, entry, qs, using, snapshot, keys)
-                for i, entry, qs, keys in jobs
-            ]
-            results = (f.result() for f in futures)
-        else:
-            results = (
-                _export_part(tmp, i, entry, qs, using, None, keys) for i, entry, qs, keys in jobs
-            )
+            readers = _SnapshotReaders(using, snapshot, workers)
+        submit = readers.submit if readers is not None else _run_now
+        pending: dict[int, tuple[registry.Entry, PartInfo, Future]] = {}
+        views = versions.view_models()  # regenerated from events: a delta counts their rows
+        targets = global_keys(entries)
         try:
-            for (_index, (entry, _qs, info)), (filename, local, count, sums, key_info) in zip(
-                scope, results, strict=True
-            ):
+            # Workspace parts first; each reader also notes which global rows the rows it
+            # read name (for a delta: the rows changed since), so the global parts follow.
+            for i, entry in enumerate(entries):
+                if entry.is_global:
+                    continue
+                qs = registry.workspace_queryset(entry, workspace)
+                refs = global_references(entry, targets)
+                # Read in the order the table gives it (on PostgreSQL no sort by a random
+                # UUID key); the drill reads the scratch copy back in load order.
+                if since is None:
+                    job = submit(_workspace_part, tmp, i, entry, qs.order_by(), using, refs)
+                else:
+                    removed = deleted_keys(entry, workspace, since)
+                    data = changed_since(entry, qs, since).order_by()
+                    list_keys = removed is None and not entry.immutable and entry.key not in views
+                    job = submit(
+                        _workspace_part, tmp, i, entry, data, using, refs, qs, list_keys, removed
+                    )
+                pending[i] = (entry, {"scope": "workspace"}, job)
+            referenced: dict[str, set] = {}
+            deletes: dict[int, dict[str, Any]] = {}
+            for i, (_entry, _info, job) in pending.items():
+                _result, found, deleted = job.result()
+                for target, keys in found.items():
+                    referenced.setdefault(target, set()).update(keys)
+                if deleted is not None:
+                    deletes[i] = deleted
+            selection = global_selection(workspace, entries, using=using, referenced=referenced)
+            for i, entry in enumerate(entries):
+                found_part = scope_part(entry, workspace, selection) if entry.is_global else None
+                if found_part is not None:
+                    _entry, qs, info = found_part
+                    pending[i] = (entry, info, submit(_global_part, tmp, i, entry, qs, using))
+            for i in sorted(pending):
+                entry, info, job = pending[i]
+                filename, local, count, sums, key_info = job.result()[0]
                 archive.store_file(f"{backup_id}/parts/{filename}", local)
                 os.remove(local)
                 part = {
@@ -264,7 +414,11 @@ def _write_archive(
                     **sums,
                 }
                 if key_info is not None and key_info.get("count_only"):
-                    part["keys"] = {"rows": key_info["keys"]}  # immutable: no key list
+                    part["keys"] = {"rows": key_info["keys"]}  # no key list
+                    if i in deletes:  # deletes told by the model's history
+                        part["keys"]["deleted"] = _store_deleted(backup_id, deletes[i])
+                    elif entry.key in views:
+                        part["keys"]["view"] = True
                 elif key_info is not None:
                     archive.store_file(f"{backup_id}/parts/{key_info['name']}", key_info["path"])
                     os.remove(key_info["path"])
@@ -278,8 +432,10 @@ def _write_archive(
                 parts.append(part)
                 emit(progress, stage="backup", model=entry.key, rows=count, bytes=sums["bytes"])
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if readers is not None:
+                for _entry, _info, job in pending.values():
+                    job.cancel()  # after a failure: the parts not started yet
+                readers.close()
         media = archive.media_storage()
         stored = chain.stored_files(parent) if parent is not None else {}
         for path in workspace_files(workspace, using=using):

@@ -143,7 +143,7 @@ def _write_instance(
             )
             emit(progress, stage="backup", model=entry.key, rows=count, bytes=sums["bytes"])
     manifest: dict[str, Any] = {
-        "format": archive.DELTA_FORMAT,
+        "format": archive.INSTANCE_FORMAT,
         "backup_id": backup_id,
         "kind": BackupKind.INSTANCE,
         "schema": schema,

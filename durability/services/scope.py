@@ -10,6 +10,8 @@ by any app is covered without touching this module.
 
 from __future__ import annotations
 
+import datetime
+import functools
 from typing import Any, TypedDict
 
 from django.db import models
@@ -34,26 +36,73 @@ Part = tuple[registry.Entry, "models.QuerySet[Any]", PartInfo]
 def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Part]:
     """(entry, queryset, part info) for every part of `workspace`'s backup, in load order."""
     entries = registry.backup_models(include_global=True)
-    tenant = [e for e in entries if not e.is_global]
+    selection = global_selection(workspace, entries, using=using)
+    parts = [scope_part(entry, workspace, selection) for entry in entries]
+    return [part for part in parts if part is not None]
+
+
+Selection = tuple[dict[str, set], set[str]]  # global row keys per model; team-bound models
+
+
+def global_keys(entries: list[registry.Entry]) -> set[str]:
+    """The global models whose rows a workspace backup selects (history follows its model)."""
+    return {e.key for e in entries if e.is_global and e.history_of is None}
+
+
+def global_references(entry: registry.Entry, targets: set[str]) -> list[tuple[str, str]]:
+    """(global model, column attname) for every foreign key of `entry` to one of `targets`."""
+    found = []
+    for f in fk_fields(entry_model(entry)):
+        target = model_key(related_model(f))
+        if target in targets:
+            found.append((target, f.attname))
+    return found
+
+
+def referenced_rows(
+    rows: models.QuerySet[Any], references: list[tuple[str, str]], *, using: str
+) -> dict[str, set]:
+    """The keys of the global rows that `rows` name, per global model."""
+    found: dict[str, set] = {}
+    for target, attname in references:
+        values = rows.using(using).order_by().values_list(attname, flat=True).distinct()
+        found.setdefault(target, set()).update(v for v in values if v is not None)
+    return found
+
+
+def global_selection(
+    workspace: Workspace,
+    entries: list[registry.Entry],
+    *,
+    using: str = "default",
+    referenced: dict[str, set] | None = None,
+) -> Selection:
+    """Which global rows the workspace's backup carries, per global model.
+
+    Its team, that team's memberships, every global row a workspace row points at, and
+    transitively what those point at. `referenced` gives what the workspace rows point
+    at when the caller already read it (the backup's readers do, part by part; a delta
+    reads it from the rows changed since its parent only: the rows they do not name are
+    in the earlier backups of the chain, and a restore only ever adds missing global rows).
+    """
     global_base = [e for e in entries if e.is_global and e.history_of is None]
-    global_keys = {e.key for e in global_base}
+    keys = global_keys(entries)
     team_key = model_key(Team)
     selected: dict[str, set] = {e.key: set() for e in global_base}
     team_bound: set[str] = set()
     if team_key in selected:
         selected[team_key].add(workspace.team_id)
-    for entry in tenant:
-        for f in fk_fields(entry_model(entry)):
-            target = model_key(related_model(f))
-            if target in selected:
-                values = (
-                    registry.workspace_queryset(entry, workspace)
-                    .using(using)
-                    .order_by()
-                    .values_list(f.attname, flat=True)
-                    .distinct()
-                )
-                selected[target].update(v for v in values if v is not None)
+    if referenced is None:
+        referenced = {}
+        for entry in entries:
+            if not entry.is_global:
+                rows = registry.workspace_queryset(entry, workspace)
+                for target, found in referenced_rows(
+                    rows, global_references(entry, keys), using=using
+                ).items():
+                    referenced.setdefault(target, set()).update(found)
+    for target, found in referenced.items():
+        selected[target].update(found)
     for entry in global_base:
         model = entry_model(entry)
         for f in fk_fields(model):
@@ -70,7 +119,7 @@ def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Par
             model = entry_model(entry)
             for f in fk_fields(model):
                 target = model_key(related_model(f))
-                if target not in global_keys or target == entry.key:
+                if target not in keys or target == entry.key:
                     continue
                 values = (
                     model._default_manager.using(using)
@@ -82,23 +131,21 @@ def workspace_scope(workspace: Workspace, *, using: str = "default") -> list[Par
                 if new:
                     selected[target] |= new
                     changed = True
-    parts: list[Part] = []
-    for entry in entries:
-        if not entry.is_global:
-            parts.append(
-                (entry, registry.workspace_queryset(entry, workspace), {"scope": "workspace"})
-            )
-            continue
-        base_key = entry.history_of or entry.key
-        if base_key not in selected or not selected[base_key]:
-            continue
-        qs = entry_model(entry)._default_manager.filter(
-            **{f"{_tracked_pk_path(entry)}__in": sorted(selected[base_key], key=str)}
-        )
-        parts.append(
-            (entry, qs.order_by("pk"), {"scope": "global", "team_bound": base_key in team_bound})
-        )
-    return parts
+    return selected, team_bound
+
+
+def scope_part(entry: registry.Entry, workspace: Workspace, selection: Selection) -> Part | None:
+    """The part of `entry` in `workspace`'s backup; None for a global model with no rows."""
+    if not entry.is_global:
+        return entry, registry.workspace_queryset(entry, workspace), {"scope": "workspace"}
+    selected, team_bound = selection
+    base_key = entry.history_of or entry.key
+    if base_key not in selected or not selected[base_key]:
+        return None
+    qs = entry_model(entry)._default_manager.filter(
+        **{f"{_tracked_pk_path(entry)}__in": sorted(selected[base_key], key=str)}
+    )
+    return entry, qs.order_by("pk"), {"scope": "global", "team_bound": base_key in team_bound}
 
 
 def _tracked_pk_path(entry: registry.Entry) -> str:
@@ -147,13 +194,18 @@ def workspace_files(workspace: Workspace, *, using: str = "default") -> list[str
 def change_fields(model: type[models.Model], entry: registry.Entry) -> list[str]:
     """The timestamp fields that say a row of `model` was created or changed.
 
-    History rows: `history_date`. Mutable rows: `updated_at` (set on every save) and
-    `created_at`. Append-only rows: `created_at` (or `updated_at`). Empty when a delta
-    cannot see the model's changes (system check durability.E002 reports it).
+    History rows: `history_date`. Immutable rows (database triggers refuse UPDATE):
+    `created_at`. Mutable rows: `updated_at` (set on every save) and `created_at`.
+    Append-only rows: `created_at` (or `updated_at`). Empty when a delta cannot see the
+    model's changes (system check durability.E002 reports it). Every one is indexed where
+    a table grows large (`history_date` and `created_at` everywhere, `updated_at` on the
+    large mutable tables).
     """
     names = {f.name for f in model._meta.concrete_fields}
     if entry.history_of is not None:
         return ["history_date"] if "history_date" in names else []
+    if entry.immutable and "created_at" in names:
+        return ["created_at"]
     if "updated_at" in names:
         return [n for n in ("updated_at", "created_at") if n in names]
     if entry.append_only and "created_at" in names:
@@ -199,3 +251,44 @@ def backup_carrier(entry: registry.Entry) -> str:
     elif entry.backup:
         return "workspace backups (files in default storage)"
     return entry.backup_via or ""
+
+
+@functools.cache
+def _history_model(model: type[models.Model]) -> type[models.Model] | None:
+    # simple-history builds a new manager class on every attribute access (milliseconds)
+    return registry.history_model_for(model)
+
+
+def deleted_keys(
+    entry: registry.Entry, workspace: Workspace, since: datetime.datetime
+) -> models.QuerySet[Any] | None:
+    """The primary keys of `entry`'s workspace rows deleted at or after `since`, or None.
+
+    Read from the "-" rows of the model's history (every delete writes one; history is
+    immutable), so a delta need not list every key the workspace has to see deletes. A
+    row of a model whose tenant path starts at a parent (`project__workspace`) is the
+    workspace's when that parent is, or was deleted since too (the same question asked of
+    the parent, as a subquery). None when deletes cannot be told this way: a model without
+    history, or one whose parent's deletes cannot be; the delta lists every key instead.
+    """
+    model = entry_model(entry)
+    history = _history_model(model)
+    if history is None or entry.immutable:
+        return None
+    if entry.tenant == registry.SELF:
+        return history._default_manager.none().values("id")  # a deleted workspace has no deltas
+    removed = history._default_manager.filter(history_type="-", history_date__gte=since)
+    first, _, rest = entry.tenant.partition("__")
+    field = model._meta.get_field(first)
+    if not rest:  # the row names its workspace
+        return removed.filter(**{field.attname: workspace.pk}).order_by().values("id")
+    target = field.related_model
+    parent = registry.entry_for_model(target) if isinstance(target, type) else None
+    parent_gone = deleted_keys(parent, workspace, since) if parent is not None else None
+    if parent is None or parent_gone is None:
+        return None
+    live = registry.workspace_queryset(parent, workspace).order_by().values("pk")
+    condition = models.Q(**{f"{field.attname}__in": live}) | models.Q(
+        **{f"{field.attname}__in": parent_gone}
+    )
+    return removed.filter(condition).order_by().values("id")

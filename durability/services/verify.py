@@ -154,10 +154,12 @@ def _verify_in_scratch(manifests: list[dict[str, Any]], progress: Progress) -> i
         workspace = Workspace.objects.using(alias).get(pk=manifest["workspace"]["id"])
         expected = {p["model"]: p for p in manifest["parts"]}
         total = 0
-        for entry, queryset, _info in workspace_scope(workspace, using=alias):
+        for entry, queryset, info in workspace_scope(workspace, using=alias):
             part = expected.pop(entry.key, None)
             if part is None:
                 raise _Mismatch(f"the scratch restore has a part {entry.key} the backup lacks")
+            if info.get("scope") == "workspace":
+                queryset = rows.in_load_order(queryset, using=alias)
             digest = Digest()
             count = rows.export(queryset, using=alias, write=digest.sha.update)
             if count != part["rows"] or count != loaded[entry.key]:

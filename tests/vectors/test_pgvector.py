@@ -107,3 +107,125 @@ def test_delete_removes_rows(pgvector_alias, django_db_blocker, loaded):
                 [gone],
             )
             assert cursor.fetchone()[0] == 0
+
+
+def _vacuumed(pgvector_alias):
+    """Pages marked all-visible (autovacuum does this after inserts): index-only scans."""
+    with connections[pgvector_alias].cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {pgvector.TABLE}")
+
+
+def test_file_id_column_is_written_from_the_metadata(pgvector_alias, django_db_blocker, loaded):
+    with django_db_blocker.unblock(), connections[pgvector_alias].cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {pgvector.TABLE} "  # noqa: S608
+            "WHERE file_id IS DISTINCT FROM (metadata ->> 'fileId')::uuid"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(f"SELECT count(*) FROM {pgvector.TABLE} WHERE file_id = %s", [TAG["rare"]])  # noqa: S608
+        assert cursor.fetchone()[0] >= N // 100 - 1  # test_delete_removes_rows drops one
+
+
+@pytest.mark.parametrize("tags", [["rare"], ["some"], ["rare", "some"]], ids=["1%", "10%", "list"])
+def test_small_file_filter_is_an_exact_scan(pgvector_alias, django_db_blocker, loaded, tags):
+    """A fileId filter under EXACT_BELOW returns exactly the exact top-k: same ids, same order,
+    float32 scores, for one file id or a list of them."""
+    backend = pgvector.PgvectorBackend(using=pgvector_alias)
+    rng = np.random.default_rng(5)
+    wanted = np.isin(loaded["tags"], [str(TAG[t]) for t in tags])
+    with django_db_blocker.unblock():
+        _vacuumed(pgvector_alias)
+        with connections[pgvector_alias].cursor() as cursor:  # test_delete_removes_rows drops one
+            cursor.execute(f"SELECT chunk_id FROM {pgvector.TABLE}")  # noqa: S608
+            present = {r[0] for r in cursor.fetchall()}
+        rows = np.flatnonzero(wanted & np.array([i in present for i in loaded["ids"]]))
+        for _ in range(10):
+            query = rng.standard_normal(DIM).astype(np.float32)
+            query /= np.linalg.norm(query)
+            scores = loaded["vectors"][rows] @ query
+            order = np.argsort(-scores)[:K]
+            filt = [str(TAG[t]) for t in tags]
+            got = backend.query(
+                namespace=loaded["namespace"],
+                vector=query,
+                k=K,
+                filter={"fileId": filt if len(filt) > 1 else filt[0]},
+            )
+            assert [c for c, _ in got] == [loaded["ids"][rows[j]] for j in order]
+            assert np.allclose([s for _, s in got], scores[order], atol=1e-5)
+
+
+def test_file_filter_scan_is_index_only(pgvector_alias, django_db_blocker, loaded, monkeypatch):
+    """The exact scan of a file filter reads the vectors from the covering file index, not
+    from the heap (nor through the GIN metadata index)."""
+    plans = []
+    real_run = pgvector.PgvectorBackend._run
+
+    def run(self, where, params, literal, dim, k, *, exact, ef_search):
+        if exact:
+            with connections[pgvector_alias].cursor() as cursor:
+                cursor.execute(
+                    f"EXPLAIN SELECT chunk_id, 1 - (embedding <=> %s::vector) AS score "  # noqa: S608
+                    f"FROM {pgvector.TABLE} WHERE {' AND '.join(where)} "
+                    "ORDER BY score DESC LIMIT %s",
+                    [literal, *params, k],
+                )
+                plans.append(" ".join(r[0] for r in cursor.fetchall()))
+        return real_run(self, where, params, literal, dim, k, exact=exact, ef_search=ef_search)
+
+    monkeypatch.setattr(pgvector.PgvectorBackend, "_run", run)
+    with django_db_blocker.unblock():
+        _vacuumed(pgvector_alias)
+        got = pgvector.PgvectorBackend(using=pgvector_alias).query(
+            namespace=loaded["namespace"],
+            vector=loaded["vectors"][3],
+            k=K,
+            filter={"fileId": str(TAG["rare"])},
+        )
+    assert len(got) == K
+    assert len(plans) == 1, plans
+    assert f"Index Only Scan using {pgvector.FILE_INDEX}" in plans[0], plans[0]
+
+
+def test_file_filter_with_another_key_stays_exact(pgvector_alias, django_db_blocker):
+    """fileId on its column and a metadata key (pageStart) together: the exact top-k of the
+    rows matching both, and a chunkId filter answers on the primary key."""
+    rng = np.random.default_rng(9)
+    namespace = "project:mixed:chunks"
+    file_a, file_b = uuid.uuid4(), uuid.uuid4()
+    vectors = rng.standard_normal((300, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [uuid.uuid4() for _ in range(300)]
+    metas = [
+        {"fileId": str(file_a if i % 2 else file_b), "chunkId": str(ids[i]), "pageStart": i % 3}
+        for i in range(300)
+    ]
+    backend = pgvector.PgvectorBackend(using=pgvector_alias)
+    with django_db_blocker.unblock():
+        pgvector.write(
+            namespace=namespace,
+            rows=list(zip(ids, metas, vectors, strict=True)),
+            dimension=DIM,
+            using=pgvector_alias,
+        )
+        try:
+            query = vectors[7]
+            rows = [i for i in range(300) if i % 2 and i % 3 == 1]
+            scores = vectors[rows] @ query
+            want = [ids[rows[j]] for j in np.argsort(-scores)[:K]]
+            got = backend.query(
+                namespace=namespace,
+                vector=query,
+                k=K,
+                filter={"fileId": str(file_a), "pageStart": 1},
+            )
+            assert [c for c, _ in got] == want
+            got = backend.query(
+                namespace=namespace,
+                vector=query,
+                k=K,
+                filter={"chunkId": [str(ids[1]), str(ids[2])]},
+            )
+            assert {c for c, _ in got} == {ids[1], ids[2]}
+        finally:
+            pgvector.delete(ids, using=pgvector_alias)
