@@ -234,9 +234,11 @@ def test_an_unreadable_repository_is_a_json_502_not_a_500(connected, git_repo, w
     answers = [
         client.get(url(world, project, "stats/")),
         client.patch(url(world, project, "settings/"), {"a": 1}, format="json"),
-        client.patch(url(world, project, "settings/"), {"a": "1"}, format="multipart"),
         client.post(url(world, project, f"repos/{connected.pk}/sync/")),
     ]
+    # The API reads JSON bodies only: a form-encoded PATCH is refused before any work.
+    form = client.patch(url(world, project, "settings/"), {"a": "1"}, format="multipart")
+    assert form.status_code == 415, form.content
     for response in answers:
         assert response.status_code == 502, response.content
         assert response["Content-Type"] == "application/json"
