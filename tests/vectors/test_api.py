@@ -258,6 +258,10 @@ def test_storage_bytes_plan_limit_is_402(world):
 def test_upload_without_file_is_400(world):
     response = api_client(world.member).post(_base(world) + "files/", {}, format="json")
     assert response.status_code == 400
+    # A JSON upload names its bytes and its name; a multipart one needs `file`.
+    assert set(response.json()) == {"name", "content_base64"}
+    response = api_client(world.member).post(_base(world) + "files/", {}, format="multipart")
+    assert response.status_code == 400
     assert "file" in response.json()
 
 
