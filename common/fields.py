@@ -24,7 +24,7 @@ class Base64Field(serializers.CharField):
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data) -> bytes:
+    def to_internal_value(self, data) -> bytes:  # type: ignore[override]
         text = super().to_internal_value(data)
         try:
             return base64.b64decode(text, validate=True)
@@ -150,6 +150,6 @@ def install_strict_json_types() -> None:
         ),
         (serializers.BooleanField, "a boolean", lambda v: isinstance(v, bool), True),
     ):
-        cls.json_type = json_type
+        cls.json_type = json_type  # type: ignore[union-attr]
         _strict(cls, accepts, text_ok=text_ok)
-    serializers.CharField._holdfast_strict = True
+    serializers.CharField._holdfast_strict = True  # type: ignore[attr-defined]

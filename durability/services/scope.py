@@ -281,14 +281,14 @@ def deleted_keys(
     first, _, rest = entry.tenant.partition("__")
     field = model._meta.get_field(first)
     if not rest:  # the row names its workspace
-        return removed.filter(**{field.attname: workspace.pk}).order_by().values("id")
+        return removed.filter(**{field.attname: workspace.pk}).order_by().values("id")  # type: ignore[union-attr]
     target = field.related_model
     parent = registry.entry_for_model(target) if isinstance(target, type) else None
     parent_gone = deleted_keys(parent, workspace, since) if parent is not None else None
     if parent is None or parent_gone is None:
         return None
     live = registry.workspace_queryset(parent, workspace).order_by().values("pk")
-    condition = models.Q(**{f"{field.attname}__in": live}) | models.Q(
-        **{f"{field.attname}__in": parent_gone}
+    condition = models.Q(**{f"{field.attname}__in": live}) | models.Q(  # type: ignore[union-attr]
+        **{f"{field.attname}__in": parent_gone}  # type: ignore[union-attr]
     )
     return removed.filter(condition).order_by().values("id")
