@@ -7,6 +7,7 @@ import binascii
 import uuid
 from decimal import Decimal
 
+from django.core.validators import RegexValidator, URLValidator
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -51,6 +52,36 @@ class NonEmptyDictField(serializers.DictField):
 extend_schema_field(
     {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1}
 )(NonEmptyDictField)
+
+
+# An http(s) URL as the schema states it: a host of one to three labels and a letter TLD, an
+# optional port, path, query and fragment of URI characters. Every string this matches also
+# passes Django's URLValidator (the model's own check), so what the schema admits is stored.
+_URI_CHARS = r"A-Za-z0-9._~!$&'()*+,;=:@/"  # "-" is added last in each class
+WEB_URL_PATTERN = (
+    r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,24}"
+    rf"(?::[0-9]{{1,5}})?(?:/[{_URI_CHARS}-]*)?(?:\?[{_URI_CHARS}?-]*)?(?:#[{_URI_CHARS}?-]*)?$"
+)
+
+
+class _WebUrlValidator(RegexValidator):
+    regex = WEB_URL_PATTERN
+    message = "Enter an http or https URL such as https://example.com/path."
+
+    def __call__(self, value):
+        super().__call__(value)
+        if value:
+            URLValidator(schemes=["http", "https"], message=self.message)(value)
+
+
+class WebUrlField(serializers.URLField):
+    """An http(s) link such as a repository's page: `WEB_URL_PATTERN` (which the schema
+    carries as its pattern) and Django's URL check, with one error message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, URLValidator)]
+        self.validators.append(_WebUrlValidator())
 
 
 class LabelChoiceField(serializers.ChoiceField):

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from common.fields import Base64Field, JSONValueField, NonEmptyDictField
+from common.fields import Base64Field, JSONValueField, NonEmptyDictField, WebUrlField
 
 from ..models import (
     Approval,
@@ -48,14 +48,14 @@ class RepoInput(serializers.Serializer):
     owner = serializers.RegexField(NAME)
     name = serializers.RegexField(NAME)
     default_branch = serializers.CharField(max_length=255, required=False, default="main")
-    html_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    html_url = WebUrlField(max_length=500, required=False, allow_blank=True, default="")
     clone_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)
 
 
 class RepoUpdateInput(serializers.Serializer):
     default_branch = serializers.CharField(max_length=255, required=False)
-    html_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    html_url = WebUrlField(max_length=500, required=False, allow_blank=True)
     clone_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
     metadata = serializers.DictField(required=False)
 
