@@ -48,7 +48,7 @@ class RepoInput(serializers.Serializer):
     owner = serializers.RegexField(NAME)
     name = serializers.RegexField(NAME)
     default_branch = serializers.CharField(max_length=255, required=False, default="main")
-    html_url = WebUrlField(max_length=500, required=False, allow_blank=True, default="")
+    html_url = WebUrlField(max_length=500, required=False, allow_blank=True)
     clone_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)
 
