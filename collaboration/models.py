@@ -165,16 +165,32 @@ class MessageEvent(BaseModel):
     backup=True,
     reason=(
         "Materialized current-message view, rebuildable exactly from MessageEvent "
-        "(manage.py rebuild_views); backed up only to make restores fast."
+        "(manage.py rebuild_views); backed up only to make restores fast. No database "
+        "foreign keys: its thread and author are the events', whose keys hold them."
     ),
 )
 class Message(BaseModel):
     """One row per message: what the events say it looks like now."""
 
     # id is the message id the events carry (set explicitly, never random here).
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    # A projection of MessageEvent, whose own foreign keys hold the thread and the author
+    # (PROTECT): the view's rows come from events, so the database checks no foreign key
+    # here, and keeps no index the (thread, seq) unique one already serves. A rebuild into
+    # an empty view then writes rows and three indexes, with no per-row check at COMMIT.
+    # Deleting a thread still deletes its view rows (Django's CASCADE, and the purge
+    # deletes children first); a user with messages has events, which PROTECT them.
+    thread = models.ForeignKey(
+        Thread,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_constraint=False,
+        db_index=False,
+    )
     seq = models.BigIntegerField()  # seq of the text event: the message's place in the thread
-    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(
+        USER, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)  # no index: nothing reads by it
     body = models.TextField(blank=True)
     client_id = models.CharField(max_length=64, blank=True)
     posted_at = models.DateTimeField()

@@ -3,11 +3,16 @@
 Reading the last 50 messages through the ORM spends nearly all of its time building
 `Message` and `User` instances (the query itself is a backwards walk of the
 (thread, seq) unique index, well under a millisecond). `message_rows` returns the same
-rows as light `MessageRow` objects: on PostgreSQL one raw statement with binary
+rows as light `MessageRow` tuples: on PostgreSQL one raw statement with binary
 results, whose values psycopg decodes to the Python types the ORM would give (UUID,
-aware datetime in UTC, bool; `reactions` comes as text and is parsed here, skipping
-the common `{}`); elsewhere one `values_list()` query with the author's fields joined,
-so Django's converters do that work.
+aware datetime in UTC, bool); elsewhere one `values_list()` query with the author's
+fields joined, so Django's converters do that work.
+
+Each result tuple becomes a `MessageRow` as it is (`tuple.__new__`, no Python-level
+constructor per row): the columns are selected in the row's field order, the thread's
+id is not selected (every row has the one asked for) but appended, and what needs more
+than a column is a property computed when read: `reactions` (PostgreSQL sends the
+jsonb as text; the common `{}` skips `json.loads`) and `author`.
 
 A `MessageRow` offers every attribute the chat templates read (`m.pk`, `m.author.handle`,
 `m.author_id`, ...), so the page can render it; `api.serializers.message_rows_data`
@@ -17,9 +22,8 @@ turns rows into exactly what `MessageOutput` gives for the models.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import connection
@@ -29,8 +33,7 @@ from accounts.models import User
 from .models import Message
 
 
-@dataclass(frozen=True, slots=True)
-class AuthorRow:
+class AuthorRow(NamedTuple):
     id: UUID
     handle: str
     display_name: str
@@ -40,10 +43,8 @@ class AuthorRow:
         return self.id
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRow:
+class MessageRow(NamedTuple):
     id: UUID
-    thread_id: UUID
     seq: int
     author_id: UUID
     body: str
@@ -53,19 +54,31 @@ class MessageRow:
     edited_at: datetime | None
     deleted: bool
     deleted_at: datetime | None
-    reactions: dict[str, list[str]]
+    reactions_json: str | dict[str, list[str]]  # PostgreSQL: text; SQLite: parsed
     last_event_seq: int
-    author: AuthorRow = field(compare=False)
+    author_handle: str
+    author_display_name: str
+    thread_id: UUID
 
     @property
     def pk(self) -> UUID:
         return self.id
 
+    @property
+    def reactions(self) -> dict[str, list[str]]:
+        raw = self.reactions_json
+        if isinstance(raw, str):
+            return {} if raw == "{}" else json.loads(raw)
+        return raw
 
-# Message columns in MessageRow order (before the author), then the author's two.
+    @property
+    def author(self) -> AuthorRow:
+        return AuthorRow(self.author_id, self.author_handle, self.author_display_name)
+
+
+# Message columns in MessageRow order, before the author's two and the thread.
 _FIELDS = (
     "id",
-    "thread_id",
     "seq",
     "author_id",
     "body",
@@ -83,8 +96,8 @@ _AUTHOR = ("author__handle", "author__display_name")
 
 def _sql(before: bool) -> str:
     meta = Message._meta
-    fks = {"thread_id": "thread", "author_id": "author"}
-    # reactions as text: mostly "{}", which skips json.loads (see message_rows).
+    fks = {"author_id": "author"}
+    # reactions as text: mostly "{}", which skips json.loads (MessageRow.reactions).
     cast = {"reactions": "::text"}
     cols = ", ".join(
         f'm."{meta.get_field(fks.get(f, f)).column}"{cast.get(f, "")}' for f in _FIELDS
@@ -124,6 +137,7 @@ _LeanCursor = None
 
 
 def _fetch(thread_id, before_seq: int | None, limit: int) -> list[tuple[Any, ...]]:
+    """The page's rows as tuples in MessageRow field order."""
     if connection.vendor == "postgresql":
         before = before_seq is not None
         sql = _SQL.get(before) or _SQL.setdefault(before, _sql(before))
@@ -134,22 +148,16 @@ def _fetch(thread_id, before_seq: int | None, limit: int) -> list[tuple[Any, ...
         raw = _lean_cursor_class()(connection.connection)
         with connection._prepare_cursor(raw) as cur:
             cur.execute(sql, params)
-            return cur.fetchall()
+            found = cur.fetchall()
+        tail = (thread_id if isinstance(thread_id, UUID) else UUID(str(thread_id)),)
+        return [r + tail for r in found]
     qs = Message.objects.filter(thread_id=thread_id)
     if before_seq is not None:
         qs = qs.filter(seq__lt=before_seq)
-    return list(qs.order_by("-seq").values_list(*_FIELDS, *_AUTHOR)[:limit])
+    return list(qs.order_by("-seq").values_list(*_FIELDS, *_AUTHOR, "thread_id")[:limit])
 
 
 def message_rows(*, thread_id, before_seq: int | None = None, limit: int = 50) -> list[MessageRow]:
     """Up to `limit` messages of the thread (before `before_seq` if given), newest FIRST."""
-    rows, authors = [], {}
-    for r in _fetch(thread_id, before_seq, limit):
-        reactions = r[11]
-        if isinstance(reactions, str):  # PostgreSQL: jsonb as text (SQLite: JSONField parsed)
-            reactions = {} if reactions == "{}" else json.loads(reactions)
-        author = authors.get(r[3])  # a page holds few authors: one AuthorRow each
-        if author is None:
-            author = authors[r[3]] = AuthorRow(r[3], r[13], r[14])
-        rows.append(MessageRow(*r[:11], reactions, r[12], author=author))
-    return rows
+    new = tuple.__new__
+    return [new(MessageRow, r) for r in _fetch(thread_id, before_seq, limit)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User, role_at_least
@@ -292,18 +292,47 @@ def _append_event(*, thread: Thread, kind: str, message_id, actor: User, **field
     )
 
 
-def _insert_values(obj, connection, *, seq_from: str | None = None) -> tuple[str, str, list]:
-    """(column list, value list, params) to INSERT `obj`; `seq` columns read `seq_from`."""
+# Fields whose Python value psycopg adapts as it is (the INSERT casts every value to the
+# column's type): for these get_db_prep_save hands the value back unchanged on
+# PostgreSQL (str, bool, int, UUID, an aware datetime). Others (JSON) go through it.
+_AS_IS = (
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.IntegerField,
+    models.UUIDField,
+    models.DateTimeField,
+    models.ForeignKey,
+)
+_INSERT_PLANS: dict[tuple, tuple[str, str, list]] = {}
+
+
+def _insert_plan(model, connection, seq_from: str | None) -> tuple[str, str, list]:
     quote = connection.ops.quote_name
-    columns, values, params = [], [], []
-    for f in obj._meta.concrete_fields:
+    columns, values, fields = [], [], []
+    for f in model._meta.concrete_fields:
         columns.append(quote(f.column))
         if seq_from is not None and f.attname in ("seq", "last_event_seq"):
             values.append(seq_from)
             continue
         values.append(f"CAST(%s AS {f.db_type(connection)})")
-        params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
-    return ", ".join(columns), ", ".join(values), params
+        fields.append((f.attname, None if isinstance(f, _AS_IS) else f))
+    return ", ".join(columns), ", ".join(values), fields
+
+
+def _insert_values(obj, connection, *, seq_from: str | None = None) -> tuple[str, str, list]:
+    """(column list, value list, params) to INSERT `obj`; `seq` columns read `seq_from`.
+    The SQL and how each field's value is prepared are worked out once per model."""
+    key = (type(obj), connection.alias, seq_from)
+    plan = _INSERT_PLANS.get(key) or _INSERT_PLANS.setdefault(
+        key, _insert_plan(type(obj), connection, seq_from)
+    )
+    columns, values, fields = plan
+    params = [
+        getattr(obj, name) if f is None else f.get_db_prep_save(getattr(obj, name), connection)
+        for name, f in fields
+    ]
+    return columns, values, params
 
 
 def _append_text_and_view(*, thread: Thread, actor: User, body: str, client_id: str) -> Message:
