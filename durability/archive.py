@@ -39,11 +39,13 @@ from common.exceptions import NotFound, ValidationFailed
 # Formats 1 (full) and 2 (incremental, instance) hold JSON-lines parts; 3 and 4 hold parts
 # in PostgreSQL's COPY text format (each part says its `encoding`); 5 is a delta that tells
 # the deletes of a model with history by a list of the keys deleted since its parent
-# (`keys.deleted`) instead of a list of every key. Older code refuses a format it does not
-# know rather than misread it; this code reads all five.
+# (`keys.deleted`) instead of a list of every key; 6 is a delta that writes no part for a
+# workspace model with no change since its parent, listing it under `unchanged` with its
+# row count instead (a format-5 delta has a part, possibly empty, for every model). Older
+# code refuses a format it does not know rather than misread it; this code reads all six.
 FORMAT = 3  # a full backup
 INSTANCE_FORMAT = 4  # an instance backup
-DELTA_FORMAT = 5  # an incremental backup
+DELTA_FORMAT = 6  # an incremental backup (5: every model a part, even when empty)
 READABLE = DELTA_FORMAT
 MANIFEST = "manifest.json"
 BLOCK = 1 << 20

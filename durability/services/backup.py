@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.db import DatabaseError, connections, models, transaction
 from django.utils import timezone
 
@@ -30,8 +31,9 @@ from durability.services import chain
 from durability.services._shared import Progress, emit, entry_model
 from durability.services.scope import (
     PartInfo,
-    changed_since,
-    deleted_keys,
+    delta_changes,
+    delta_mode,
+    delta_plan,
     global_keys,
     global_references,
     global_selection,
@@ -45,6 +47,10 @@ from governance.services import audit_record
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
+
+# A delta reads its parts on parallel readers only from this many changed rows on (each
+# reader costs a connection and a snapshot import; a few hundred rows are quicker alone).
+PARALLEL_ROWS = 20_000
 
 
 def new_backup_id(workspace: Workspace, at: datetime.datetime) -> str:
@@ -89,15 +95,18 @@ def backup_create(
     progress: Progress = None,
     at: datetime.datetime | None = None,
     incremental: bool = False,
+    full_without_parent: bool = False,
 ) -> BackupRecord:
     """Write one complete backup of `workspace` to backup storage; manifest last.
 
     `incremental=True` writes a delta on the workspace's newest complete backup (see
-    `durability.services.chain`); it refuses when there is no backup it can build on.
+    `durability.services.chain`); it refuses when there is no backup it can build on,
+    unless `full_without_parent` (the beat job), which takes a full backup then.
     """
     taken_at = at or timezone.now()
-    parent = chain.delta_parent(workspace) if incremental else None
-    if incremental and parent is None:
+    entries = registry.backup_models(include_global=True)  # the scope, worked out once
+    parent = chain.delta_parent(workspace, entries) if incremental else None
+    if incremental and parent is None and not full_without_parent:
         raise ValidationFailed(
             f"Workspace {workspace.slug} has no backup an incremental one can build on (none "
             "yet, the schema changed, or the workspace was restored since); take a full "
@@ -115,7 +124,7 @@ def backup_create(
         app_version=versions.APP_VERSION,
     )
     try:
-        manifest = _write_archive(workspace, backup_id, taken_at, progress, parent)
+        manifest = _write_archive(workspace, backup_id, taken_at, progress, entries, parent)
     except BaseException as exc:
         error = (str(exc) or type(exc).__name__)[:2000]
         BackupRecord.objects.filter(pk=record.pk).update(
@@ -263,6 +272,42 @@ def _store_deleted(backup_id: str, info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _unchanged_entry(entry: registry.Entry, rows_now: int, mode: str) -> dict[str, Any]:
+    """A delta's record of a workspace model that had no change since the parent.
+
+    No part is written: its rows are exactly the parent's (no row created, changed or,
+    by its history, key list count or immutability, deleted since), and `keys.rows` says
+    how many there are, for the restore's and the drill's count checks.
+    """
+    keys: dict[str, Any] = {"rows": rows_now}
+    if mode == "view":
+        keys["view"] = True
+    return {
+        "model": entry.key,
+        "table": entry_model(entry)._meta.db_table,
+        "scope": "workspace",
+        "columns": [f.column for f in rows.columns(entry_model(entry))],
+        "keys": keys,
+    }
+
+
+def _untouched(
+    media: Storage, path: str, earlier: dict[str, Any], since: datetime.datetime
+) -> bool:
+    """Whether a file the parent recorded is, by its size and modification time, the same.
+
+    The parent read (and hashed) the file after its own start, which is after `since`;
+    a file last written before `since` with the size the parent saw has not changed since
+    (what rsync assumes; the overlap also covers a storage clock that is up to
+    `BACKUP_INCREMENTAL_OVERLAP_SECONDS` behind). A storage that cannot tell a file's
+    time gets it read and hashed again.
+    """
+    try:
+        return media.size(path) == earlier["bytes"] and media.get_modified_time(path) < since
+    except (NotImplementedError, OSError, ValueError):
+        return False
+
+
 def _run_now(fn: Callable[..., Any], *args: Any) -> Future:
     """`fn(*args)` on this thread, as a finished Future (the serial path of the readers)."""
     future: Future = Future()
@@ -340,6 +385,7 @@ def _write_archive(
     backup_id: str,
     taken_at: datetime.datetime,
     progress: Progress,
+    entries: list[registry.Entry],
     parent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     using = "default"
@@ -354,36 +400,65 @@ def _write_archive(
     with archive.scratch_dir() as tmp, _snapshot(using):
         schema = versions.schema_document(using)
         since = chain.delta_since(parent) if parent is not None else None
-        entries = registry.backup_models(include_global=True)
-        readers: _SnapshotReaders | None = None
-        if parallel:
+        views = versions.view_models()  # regenerated from events: a delta counts their rows
+        targets = global_keys(entries)
+        # The workspace parts to read: every workspace model for a full backup; for a delta
+        # only the models that changed since its parent, found in one statement (the rest
+        # are listed as unchanged: their rows are the parent's, no part is written).
+        work: list[tuple[int, registry.Entry, tuple]] = []
+        unchanged: dict[int, dict[str, Any]] = {}
+        changed_rows = 0
+        if since is None:
+            for i, entry in enumerate(entries):
+                if not entry.is_global:
+                    # Read in the order the table gives it (on PostgreSQL no sort by a
+                    # random UUID key); the drill reads the scratch copy back in load order.
+                    qs = registry.workspace_queryset(entry, workspace).order_by()
+                    work.append((i, entry, (qs, using, global_references(entry, targets))))
+        else:
+            assert parent is not None
+            candidates = [(i, e) for i, e in enumerate(entries) if not e.is_global]
+            found = delta_changes(
+                [e for _i, e in candidates],
+                workspace=workspace,
+                since=since,
+                views=views,
+                using=using,
+                bound=PARALLEL_ROWS,
+            )
+            counts = chain.workspace_counts(parent)
+            for (i, entry), change in zip(candidates, found, strict=True):
+                before = counts.get(entry.key)
+                if (
+                    not change.changed
+                    and not change.deleted
+                    and before is not None
+                    and change.rows in (None, before)
+                ):
+                    unchanged[i] = _unchanged_entry(entry, before, delta_mode(entry, views))
+                    continue
+                changed_rows += change.changed
+                plan = delta_plan(entry, workspace, since, views)
+                refs = global_references(entry, targets)
+                list_keys = plan.mode == "keys"
+                args = (plan.changed, using, refs, plan.rows, list_keys, plan.removed)
+                work.append((i, entry, args))
+        # Parallel readers pay a connection each: worth it for a full backup or a delta
+        # with many changed rows, not for a delta of a few hundred rows in a few models.
+        if parallel and (since is None or changed_rows >= PARALLEL_ROWS):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_export_snapshot()")
                 snapshot = cursor.fetchone()[0]
-            readers = _SnapshotReaders(using, snapshot, workers)
+            readers: _SnapshotReaders | None = _SnapshotReaders(using, snapshot, workers)
+        else:
+            readers = None
         submit = readers.submit if readers is not None else _run_now
         pending: dict[int, tuple[registry.Entry, PartInfo, Future]] = {}
-        views = versions.view_models()  # regenerated from events: a delta counts their rows
-        targets = global_keys(entries)
         try:
             # Workspace parts first; each reader also notes which global rows the rows it
             # read name (for a delta: the rows changed since), so the global parts follow.
-            for i, entry in enumerate(entries):
-                if entry.is_global:
-                    continue
-                qs = registry.workspace_queryset(entry, workspace)
-                refs = global_references(entry, targets)
-                # Read in the order the table gives it (on PostgreSQL no sort by a random
-                # UUID key); the drill reads the scratch copy back in load order.
-                if since is None:
-                    job = submit(_workspace_part, tmp, i, entry, qs.order_by(), using, refs)
-                else:
-                    removed = deleted_keys(entry, workspace, since)
-                    data = changed_since(entry, qs, since).order_by()
-                    list_keys = removed is None and not entry.immutable and entry.key not in views
-                    job = submit(
-                        _workspace_part, tmp, i, entry, data, using, refs, qs, list_keys, removed
-                    )
+            for i, entry, args in work:
+                job = submit(_workspace_part, tmp, i, entry, *args)
                 pending[i] = (entry, {"scope": "workspace"}, job)
             referenced: dict[str, set] = {}
             deletes: dict[int, dict[str, Any]] = {}
@@ -393,7 +468,9 @@ def _write_archive(
                     referenced.setdefault(target, set()).update(keys)
                 if deleted is not None:
                     deletes[i] = deleted
-            selection = global_selection(workspace, entries, using=using, referenced=referenced)
+            selection = global_selection(
+                workspace, entries, using=using, referenced=referenced, since=since
+            )
             for i, entry in enumerate(entries):
                 found_part = scope_part(entry, workspace, selection) if entry.is_global else None
                 if found_part is not None:
@@ -438,13 +515,16 @@ def _write_archive(
                 readers.close()
         media = archive.media_storage()
         stored = chain.stored_files(parent) if parent is not None else {}
-        for path in workspace_files(workspace, using=using):
+        for path in workspace_files(workspace, using=using, entries=entries):
             local = os.path.join(tmp, "blob")
             if not media.exists(path):
                 missing.append(path)
                 continue
-            sha, size = archive.copy_to_local(media, path, local)
             earlier = stored.get(path)
+            if since is not None and earlier and _untouched(media, path, earlier, since):
+                files.append(earlier)  # not written since the parent read it: not read again
+                continue
+            sha, size = archive.copy_to_local(media, path, local)
             if earlier is not None and earlier["sha256"] == sha and earlier["bytes"] == size:
                 files.append(earlier)  # unchanged: the bytes stay where the chain has them
                 os.remove(local)
@@ -483,6 +563,7 @@ def _write_archive(
         },
     }
     if parent is not None:
+        manifest["unchanged"] = [unchanged[i] for i in sorted(unchanged)]
         manifest["parent"] = parent["backup_id"]
         manifest["chain"] = [*parent.get("chain", []), parent["backup_id"]]
         manifest["since"] = since.isoformat() if since is not None else None

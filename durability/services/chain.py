@@ -31,26 +31,45 @@ def is_delta(manifest: dict[str, Any]) -> bool:
     return manifest.get("kind") == "incremental"
 
 
+def checked_parts(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every model entry of a manifest: its parts and (a delta, format 6) its unchanged models.
+
+    A delta lists a workspace model that had no change since its parent under
+    `unchanged` (model, table, columns and `keys: {"rows": n}`) instead of writing an empty
+    part for it; its rows are exactly the parent's.
+    """
+    return [*manifest["parts"], *manifest.get("unchanged", [])]
+
+
+def workspace_counts(manifest: dict[str, Any]) -> dict[str, int]:
+    """The rows every workspace model held when `manifest`'s backup was taken."""
+    counts = {}
+    for part in checked_parts(manifest):
+        if part.get("scope") == "workspace":
+            counts[part["model"]] = part["keys"]["rows"] if "keys" in part else part["rows"]
+    return counts
+
+
 def delta_since(parent: dict[str, Any]) -> datetime.datetime:
     """From when a delta on `parent` reads changes (the parent's start, less the overlap)."""
     taken = datetime.datetime.fromisoformat(parent["created_at"])
     return taken - datetime.timedelta(seconds=int(settings.BACKUP_INCREMENTAL_OVERLAP_SECONDS))
 
 
-def _current_columns() -> dict[str, list[str]]:
-    return {
-        e.key: [f.column for f in rows.columns(entry_model(e))]
-        for e in registry.backup_models(include_global=True)
-    }
+def _current_columns(entries: list[registry.Entry] | None) -> dict[str, list[str]]:
+    entries = registry.backup_models(include_global=True) if entries is None else entries
+    return {e.key: [f.column for f in rows.columns(entry_model(e))] for e in entries}
 
 
-def delta_parent(workspace: Workspace) -> dict[str, Any] | None:
+def delta_parent(
+    workspace: Workspace, entries: list[registry.Entry] | None = None
+) -> dict[str, Any] | None:
     """The manifest a new delta of `workspace` builds on, or None when a full one is needed.
 
     The newest complete backup of the workspace whose whole chain is in storage, taken at
     the database's present schema (same app version, same columns): a delta never spans a
     migration. Nor a restore: restored rows carry their old timestamps, so after a restore
-    the next backup is a full one.
+    the next backup is a full one. `entries` is the backup scope when the caller has it.
     """
     restored = (
         AuditEvent.objects.filter(workspace=workspace, action=AuditAction.RESTORE)
@@ -72,8 +91,8 @@ def delta_parent(workspace: Workspace) -> dict[str, Any] | None:
         now_version = versions.schema_document()["app"]["version"]
         if int(manifest["schema"]["app"]["version"]) != int(now_version):
             return None
-        columns = _current_columns()
-        if any(columns.get(p["model"]) != p["columns"] for p in manifest["parts"]):
+        columns = _current_columns(entries)
+        if any(columns.get(p["model"]) != p["columns"] for p in checked_parts(manifest)):
             return None
         return manifest
     return None

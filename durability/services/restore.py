@@ -171,7 +171,7 @@ def apply_delta(
     and go in as in a full restore (missing rows only).
     """
     known = {e.key: e for e in registry.backup_models(include_global=True)}
-    unknown = [p["model"] for p in manifest["parts"] if p["model"] not in known]
+    unknown = [p["model"] for p in chain.checked_parts(manifest) if p["model"] not in known]
     if unknown:
         raise ValidationFailed(
             f"The backup holds models this code does not know: {', '.join(unknown)}."
@@ -250,7 +250,7 @@ def load_chain(
     target = manifests[-1]
     if chain.is_delta(target):
         problems = _count_mismatches(target, using=using, strict=False)
-        views = {p["model"] for p in target["parts"] if p.get("keys", {}).get("view")}
+        views = {p["model"] for p in chain.checked_parts(target) if p.get("keys", {}).get("view")}
         if problems and set(problems) <= views and using == "default":
             # A view's rows are deleted only by a rebuild, which a delta does not list:
             # regenerate it from the events (restored exactly) and count again.
@@ -274,7 +274,7 @@ def _count_mismatches(manifest: dict[str, Any], *, using: str, strict: bool) -> 
     known = {e.key: e for e in registry.backup_models(include_global=True)}
     workspace = Workspace.objects.using(using).get(pk=manifest["workspace"]["id"])
     problems = {}
-    for part in manifest["parts"]:
+    for part in chain.checked_parts(manifest):  # unchanged models are counted too
         if part.get("scope") != "workspace" or (not strict and part["model"] in KEEP_FOREVER):
             continue
         entry = known[part["model"]]

@@ -146,12 +146,12 @@ def scheduled_incrementals(*, now: datetime.datetime | None = None) -> dict[str,
     results: dict[str, dict[str, Any]] = {}
     for workspace in Workspace.objects.order_by("slug"):
         try:
-            incremental = chain.delta_parent(workspace) is not None
             record = backup_create(
                 workspace=workspace,
                 trigger=BackupTrigger.SCHEDULE,
                 at=now,
-                incremental=incremental,
+                incremental=True,
+                full_without_parent=True,  # the chain is read once, by backup_create
             )
             results[workspace.slug] = {"backup_id": record.backup_id, "kind": record.kind}
         except Exception as exc:  # one failing workspace must not stop the others

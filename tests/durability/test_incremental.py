@@ -51,6 +51,13 @@ def _edit_round_one(world):
     chat.message_edit(thread=thread, message_id=world.context["first"].pk, body="hi", actor=owner)
     second, _ = chat.message_post(thread=thread, body="second", actor=world.member)
     chat.message_react(thread=thread, message_id=second.pk, emoji="+1", actor=owner)
+    chat.notifications_create_for_mentions(
+        workspace=ws,
+        actor=world.member,
+        handles={owner.handle},
+        kind="message_mention",
+        excerpt="x",
+    )
     storages["default"].save(f"workspaces/{ws.pk}/uploads/later.txt", ContentFile(b"later"))
     world.context["second"] = second
 
@@ -101,7 +108,11 @@ def test_a_chain_restores_to_the_exact_state_at_every_point(filled):
     # only what changed is in the delta; the keys say what exists
     assert by_model["workspaces.Project"]["rows"] == 2
     assert by_model["workspaces.Project"]["keys"]["rows"] == 3
-    assert by_model["deployments.Run"]["rows"] == 0
+    # a model with no change since the parent has no part, only its count (format 6)
+    unchanged = {u["model"]: u for u in m1["unchanged"]}
+    assert "deployments.Run" not in by_model
+    assert unchanged["deployments.Run"]["keys"] == {"rows": 1}
+    assert not [n for n in archive.walk(archive.backup_storage(), d1.backup_id) if "Run" in n]
     assert m1["totals"]["rows"] < archive.read_manifest(full.backup_id)["totals"]["rows"]
     assert [f["path"] for f in m1["files"] if f.get("stored_in") == d1.backup_id] == [
         f"workspaces/{ws.pk}/uploads/later.txt"
@@ -161,7 +172,7 @@ def test_a_delta_needs_a_parent_and_a_killed_one_is_never_complete(filled, capsy
 
     def dies_midway(event):
         seen.append(event)
-        if len(seen) == 4:
+        if len(seen) == 1:  # after its first part, before its manifest
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -325,3 +336,102 @@ def test_a_view_row_only_a_rebuild_removed_is_put_right_by_regenerating_the_view
     services.backup_restore(backup_id=d1.backup_id)
 
     assert view_snapshot(ws) == expected
+
+
+def _delta_queries(world):
+    """The SQL one delta of `world`'s workspace runs, and its manifest."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        delta = services.backup_create(workspace=world.workspace, incremental=True)
+    return [q["sql"] for q in captured.captured_queries], archive.read_manifest(delta.backup_id)
+
+
+def test_a_delta_costs_what_changed_not_the_number_of_models(filled):
+    ws, owner = filled.workspace, filled.owner
+    workspace_models = [e.key for e in registry.backup_models()]
+    services.backup_create(workspace=ws)
+    _tick()
+    quiet, manifest = _delta_queries(filled)  # only the first backup's audit row is new
+    _tick()
+    ws_services.project_update(project=filled.context["project"], actor=owner, name="Again")
+    busy, changed = _delta_queries(filled)
+
+    for m in (manifest, changed):
+        # every workspace model is accounted for exactly once: a part or an unchanged entry
+        listed = [p["model"] for p in m["parts"] if p["scope"] == "workspace"]
+        listed += [u["model"] for u in m["unchanged"]]
+        assert sorted(listed) == sorted(workspace_models)
+        stored = list(archive.walk(archive.backup_storage(), m["backup_id"]))
+        assert len(stored) == 1 + sum(
+            1 + ("file" in p.get("keys", {})) + ("file" in p.get("keys", {}).get("deleted", {}))
+            for p in m["parts"]
+        )  # the manifest, and a file only for what has rows to tell
+    parts = {p["model"] for p in changed["parts"] if p["scope"] == "workspace"}
+    assert {"workspaces.Project", "workspaces.HistoricalProject"} <= parts
+    assert "deployments.Run" not in parts and len(parts) <= 6
+    # one statement finds what changed: no query per unchanged model (of ~50), so a quiet
+    # delta costs fewer queries than there are models, and a change costs its parts only
+    assert len(workspace_models) > 40
+    assert len(quiet) <= 25 and len(busy) <= len(quiet) + 20, (len(quiet), len(busy))
+
+
+def test_a_delete_no_timestamp_shows_is_still_carried_by_the_count(filled):
+    from collaboration.models import Notification
+    from collaboration.retention import notifications_prune
+
+    ws, owner = filled.workspace, filled.owner
+    chat.notifications_create_for_mentions(
+        workspace=ws,
+        actor=filled.member,
+        handles={owner.handle},
+        kind="message_mention",
+        excerpt="x",
+    )
+    services.backup_create(workspace=ws)
+    _tick()
+    d1 = services.backup_create(workspace=ws, incremental=True)
+    unchanged = {u["model"] for u in archive.read_manifest(d1.backup_id)["unchanged"]}
+    assert "collaboration.Notification" in unchanged
+    expected = _state(filled)
+    assert notifications_prune(now=timezone.now() + datetime.timedelta(days=3650)) == 1
+    d2 = services.backup_create(workspace=ws, incremental=True)  # nothing but the count moved
+    parts = {p["model"]: p for p in archive.read_manifest(d2.backup_id)["parts"]}
+    assert parts["collaboration.Notification"]["keys"]["rows"] == 0
+    after = _state(filled)
+
+    services.backup_restore(backup_id=d1.backup_id)
+    assert _state(filled) == expected and Notification.objects.filter(workspace=ws).count() == 1
+    services.backup_restore(backup_id=d2.backup_id)
+    assert _state(filled) == after and not Notification.objects.filter(workspace=ws).exists()
+    assert services.backup_verify(backup_id=d2.backup_id)["ok"]
+
+
+def test_the_one_statement_a_delta_asks_agrees_with_the_orm_model_by_model(filled):
+    """`delta_changes` writes its SQL from the models' metadata: the ORM's answer, exactly."""
+    ws = filled.workspace
+    since = timezone.now()
+    _tick()
+    _edit_round_one(filled)
+    _edit_round_two(filled)
+    views = {"collaboration.Message"}
+    entries = registry.backup_models()
+    found = scope.delta_changes(
+        entries, workspace=ws, since=since, views=views, using="default", bound=2
+    )
+    expected = []
+    for entry in entries:
+        plan = scope.delta_plan(entry, ws, since, views)
+        expected.append(
+            scope.DeltaChange(
+                min(plan.changed.count(), 2),
+                plan.removed is not None and plan.removed.exists(),
+                plan.rows.count() if plan.mode in ("view", "keys") else None,
+            )
+        )
+    assert dict(zip([e.key for e in entries], found, strict=True)) == dict(
+        zip([e.key for e in entries], expected, strict=True)
+    )
+    assert any(c.deleted for c in found) and any(c.changed == 2 for c in found)
+    assert any(not c.changed for c in found)
