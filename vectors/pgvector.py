@@ -87,7 +87,9 @@ COLUMN_KEYS = {"fileId": "file_id", "chunkId": "chunk_id"}
 # selectivity; if that still returns fewer than k rows, the exact scan answers instead (so a
 # filter matching k rows always returns k).
 EXACT_BELOW = 20_000
-EF_SEARCH = 500  # the base ef_search (with ef_construction 128, 400 gave recall 0.970 at 1M)
+# The base ef_search: at 1M, on two builds of the same rows, 500 gave recall 0.994 and
+# 0.979-0.986; 600 gave 0.993 on the second (docs/knowledge.md, 2026-12-03 afternoon).
+EF_SEARCH = 600
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
 HNSW_M, HNSW_EF_CONSTRUCTION = 24, 200
 # The index orders by half-precision distance; it returns RERANK x k candidates and the
