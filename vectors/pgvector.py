@@ -14,6 +14,13 @@ file_id) that carries the vector itself: a small `fileId` filter is answered by 
 index-only scan of that file's vectors, which lie next to each other in the index wherever
 their rows lie in the table (at 1M rows, 10,000 matching rows took 37 ms p50 through the GIN
 metadata index and the heap, 19 ms through a plain btree and the heap, 10 ms index-only).
+
+A query is one round trip: the walk's settings (SET LOCAL) and the query go as one
+multi-statement string, and the planner's estimate of a filter's rows (which picks the
+exact scan or the walk) is remembered for a minute. On a loaded machine every round trip is
+a chance to wait for a core: at 100k rows, load average ~9, interleaved query by query, the
+old five (EXPLAIN, BEGIN, set_config, query, COMMIT) against one took p95 from 24 to 13 ms
+at 1% and from 117 to 72 ms at 10%.
 """
 
 from __future__ import annotations
@@ -80,7 +87,9 @@ COLUMN_KEYS = {"fileId": "file_id", "chunkId": "chunk_id"}
 # selectivity; if that still returns fewer than k rows, the exact scan answers instead (so a
 # filter matching k rows always returns k).
 EXACT_BELOW = 20_000
-EF_SEARCH = 500  # the base ef_search (with ef_construction 128, 400 gave recall 0.970 at 1M)
+# The base ef_search: at 1M, on two builds of the same rows, 500 gave recall 0.994 and
+# 0.979-0.986; 600 gave 0.993 on the second (docs/knowledge.md, 2026-12-03 afternoon).
+EF_SEARCH = 600
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
 HNSW_M, HNSW_EF_CONSTRUCTION = 24, 200
 # The index orders by half-precision distance; it returns RERANK x k candidates and the
@@ -174,6 +183,7 @@ class PgvectorBackend:
         self.using = using
         self.name = "pgvector" if iterative else "pgvector-plain"
         self._totals: dict = {}
+        self._estimates: dict = {}
 
     def query(
         self, *, namespace: str, vector: np.ndarray, k: int, filter: dict | None = None
@@ -203,7 +213,7 @@ class PgvectorBackend:
         literal = _literal(vector)
         ef_search, exact = self.ef_search, False
         if self.iterative and filter:
-            matching, total = self._estimate(scan, scan_params), self._total(namespace, dim)
+            matching, total = self._matching(scan, scan_params), self._total(namespace, dim)
             exact = matching < EXACT_BELOW
             if not exact and total > 0:
                 # the index walk meets ~k/selectivity rows before k of them match
@@ -238,26 +248,41 @@ class PgvectorBackend:
             )
             args = [literal, *params, literal, limit]
         # The index walk is what the settings are for: a filter the planner thinks selective
-        # must not turn it into a bitmap scan and sort of a large share of the table.
-        index_only = "off" if (self.iterative and not exact) else "on"
-        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true), "
-                "set_config('hnsw.iterative_scan', %s, true), "
-                "set_config('hnsw.max_scan_tuples', '200000', true), "
-                "set_config('enable_bitmapscan', %s, true), "
-                "set_config('enable_seqscan', %s, true)",
-                [
-                    str(max(ef_search, limit)),
-                    "relaxed_order" if self.iterative else "off",
-                    index_only,
-                    index_only,
-                ],
-            )
-            cursor.execute(sql, args)
-            hits = [(cid, float(score)) for cid, score in cursor.fetchall()]
+        # must not turn it into a bitmap scan and sort of a large share of the table. The
+        # exact scan needs none of them (the session's defaults).
+        settings = []
+        if not exact:
+            off = "off" if self.iterative else "on"
+            settings = [
+                ("hnsw.ef_search", str(int(max(ef_search, limit)))),
+                ("hnsw.iterative_scan", "relaxed_order" if self.iterative else "off"),
+                ("hnsw.max_scan_tuples", "200000"),
+                ("enable_bitmapscan", off),
+                ("enable_seqscan", off),
+            ]
+        hits = self._execute(settings, sql, args)
         # relaxed_order and halfvec may return rows slightly out of order: re-sort exactly.
         return sorted(hits, key=lambda h: -h[1])[:k]
+
+    def _execute(self, settings: list[tuple[str, str]], sql: str, args: list) -> list:
+        """(chunk id, score) rows of `sql`, run with `settings` local to its transaction, in
+        one round trip: with client-side parameter binding (Django's default for psycopg 3)
+        the SET LOCALs and the query go as one multi-statement string, which PostgreSQL runs
+        as one implicit transaction (inside an atomic block, the block's); with server-side
+        binding, an atomic block with the settings first (BEGIN, SET, query, COMMIT)."""
+        connection = connections[self.using]
+        sets = [f"SET LOCAL {name} = '{value}'" for name, value in settings]
+        if settings and connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+            with transaction.atomic(using=self.using), connection.cursor() as cursor:
+                for statement in sets:
+                    cursor.execute(statement)
+                cursor.execute(sql, args)
+                return [(cid, float(score)) for cid, score in cursor.fetchall()]
+        with connection.cursor() as cursor:
+            cursor.execute("; ".join([*sets, sql]), args)
+            while cursor.description is None and cursor.nextset():
+                pass  # psycopg 3 stands on the first statement's result (a SET's)
+            return [(cid, float(score)) for cid, score in cursor.fetchall()]
 
     def _total(self, namespace: str, dim: int) -> float:
         """The planner's estimate of the namespace's rows, remembered for a minute."""
@@ -267,6 +292,18 @@ class PgvectorBackend:
         if cached is None or now - cached[1] > 60:
             value = self._estimate(["namespace = %s", f"dimension = {int(dim)}"], [namespace])
             self._totals[key] = cached = (value, now)
+        return cached[0]
+
+    def _matching(self, where: list[str], params: list) -> float:
+        """The planner's estimate of a filter's rows, remembered for a minute: it changes
+        only when the table is analyzed, and asking costs a round trip and a plan."""
+        key = (self.using, tuple(where), repr(params))
+        cached = self._estimates.get(key)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > 60:
+            if len(self._estimates) >= 1024:
+                self._estimates.clear()
+            self._estimates[key] = cached = (self._estimate(where, params), now)
         return cached[0]
 
     def _estimate(self, where: list[str], params: list) -> float:

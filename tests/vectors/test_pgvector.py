@@ -229,3 +229,47 @@ def test_file_filter_with_another_key_stays_exact(pgvector_alias, django_db_bloc
             assert {c for c, _ in got} == {ids[1], ids[2]}
         finally:
             pgvector.delete(ids, using=pgvector_alias)
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic"])
+@pytest.mark.parametrize("server_binding", [False, True], ids=["client", "server-binding"])
+def test_a_query_is_one_statement_and_its_settings_stay_in_it(
+    pgvector_alias, django_db_blocker, loaded, monkeypatch, atomic, server_binding
+):
+    """Once the filter's estimate is remembered, a query is one round trip (the SET LOCALs and
+    the walk in one string); the settings end with its transaction (the implicit one, or the
+    caller's atomic block), and the walk still honours them (iterative: k rows for a 1% filter
+    at ef_search 40). With server-side binding (no multi-statement strings) the settings go
+    first, one by one."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(pgvector, "EXACT_BELOW", 0)  # the walk, with its settings
+    backend = pgvector.PgvectorBackend(using=pgvector_alias, ef_search=40)
+    filt = {"fileId": str(TAG["rare"])}
+    ns, query = loaded["namespace"], loaded["vectors"][5]
+    with django_db_blocker.unblock():
+        backend.query(namespace=ns, vector=query, k=K, filter=filt)  # estimates remembered
+        connection = connections[pgvector_alias]
+        if server_binding:
+            options = {**connection.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
+            monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+        with CaptureQueriesContext(connection) as captured:
+            if atomic:
+                with transaction.atomic(using=pgvector_alias):
+                    got = backend.query(namespace=ns, vector=query, k=K, filter=filt)
+            else:
+                got = backend.query(namespace=ns, vector=query, k=K, filter=filt)
+        assert len(got) == K
+        statements = [  # transaction control (the atomic blocks') aside
+            q["sql"]
+            for q in captured.captured_queries
+            if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
+        ]
+        assert len(statements) == (6 if server_binding else 1), statements
+        assert "SET LOCAL hnsw.iterative_scan = 'relaxed_order'" in " ".join(statements)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_seqscan")
+            assert cursor.fetchone()[0] == "on"
+            cursor.execute("SHOW hnsw.iterative_scan")
+            assert cursor.fetchone()[0] == "off"
