@@ -7,6 +7,11 @@ differ are rewritten); `VIEWS_VERSION` is the version of their shape; `VIEW_MODE
 names the models it regenerates.
 `manage.py rebuild_views` calls the `rebuild` of every app that has this module.
 
+A rebuild that deletes view rows a replay does not give back records a `views_rebuild`
+audit event in the transaction that deletes them: a delta backup counts a view only when
+its count may have moved (`durability.services.scope._DeltaSql.view_settled`), and that
+event is how it learns of a delete no row of the view shows.
+
 `apply_event` is the one fold both paths use: the posting services apply each new
 event to its message row in the same transaction, and `rebuild` replays the log.
 """
@@ -117,7 +122,7 @@ def rebuild_thread(thread) -> int:
     """
     from .models import EventKind, Message, MessageEvent
 
-    Message.objects.filter(thread=thread).delete()
+    removed, _ = Message.objects.filter(thread=thread).delete()
     events = MessageEvent.objects.filter(thread=thread)
     written, after = 0, 0
     while True:
@@ -127,6 +132,8 @@ def rebuild_thread(thread) -> int:
             .values_list(*EVENT_FIELDS, named=True)[:BATCH]
         )
         if not texts:
+            if removed > written:  # rows gone for good: the view's count went down
+                _record_rebuild(thread.workspace, removed - written, written)
             return written
         after = texts[-1].seq
         messages = {e.message_id: apply_event(None, e) for e in texts}
@@ -142,6 +149,20 @@ def rebuild_thread(thread) -> int:
                 messages[event.message_id] = apply_event(message, event)
         Message.objects.bulk_create(list(messages.values()), batch_size=BATCH)
         written += len(messages)
+
+
+def _record_rebuild(workspace, removed: int, rows: int) -> None:
+    """The audit event of a rebuild that deleted view rows (None: every workspace's)."""
+    from governance.models import AuditAction
+    from governance.services import audit_record
+
+    scope = f"workspace {workspace.slug}" if workspace is not None else "every workspace"
+    audit_record(
+        action=AuditAction.VIEWS_REBUILD,
+        summary=f"Chat view rebuilt for {scope}: {removed} rows deleted, {rows} rows rebuilt",
+        workspace=workspace,
+        data={"view": "collaboration.Message", "deleted": removed, "rows": rows},
+    )
 
 
 def rebuild(workspace=None) -> int:
@@ -272,6 +293,8 @@ def rebuild_sql(workspace=None) -> int:
             f" AND NOT EXISTS (SELECT 1 FROM pg_temp.{stage} f WHERE {same})",
             params,
         )
+        if cursor.rowcount:  # some may come back below; the delta counts the view then
+            _record_rebuild(workspace, cursor.rowcount, folded)
         cursor.execute(
             f"INSERT INTO {messages} (created_at, updated_at, {names})"  # noqa: S608
             f" SELECT now(), now(), {names} FROM pg_temp.{stage} f"

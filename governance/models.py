@@ -21,6 +21,7 @@ class AuditAction(models.TextChoices):
     MIGRATION = "migration", "Schema migration"
     RESTORE_POINT = "restore_point", "Point-in-time restore"
     ENTITLEMENT = "entitlement", "Entitlement change"
+    VIEWS_REBUILD = "views_rebuild", "Views rebuilt"
 
 
 @data_class(

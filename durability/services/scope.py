@@ -21,6 +21,7 @@ from accounts.models import Team
 from durability import archive
 from durability.services._shared import entry_model, fk_fields, model_key, related_model
 from governance import registry
+from governance.models import AuditAction, AuditEvent
 from workspaces.models import Workspace
 
 
@@ -206,10 +207,11 @@ def change_fields(model: type[models.Model], entry: registry.Entry) -> list[str]
     """The timestamp fields that say a row of `model` was created or changed.
 
     History rows: `history_date`. Immutable rows (database triggers refuse UPDATE):
-    `created_at`. Mutable rows: `updated_at` (set on every save) and `created_at`.
-    Append-only rows: `created_at` (or `updated_at`). Empty when a delta cannot see the
-    model's changes (system check durability.E002 reports it). Every one is indexed where
-    a table grows large (`history_date` and `created_at` everywhere, `updated_at` on the
+    `created_at`. Mutable rows: `updated_at` when it is `auto_now` (set on every save,
+    the insert included), else `updated_at` and `created_at`. Append-only rows:
+    `created_at`. Empty when a delta cannot see the model's changes (system check
+    durability.E002 reports it). Every one is indexed where a table grows large
+    (`history_date` and `created_at` everywhere, `updated_at` on the
     large mutable tables).
     """
     names = {f.name for f in model._meta.concrete_fields}
@@ -218,6 +220,12 @@ def change_fields(model: type[models.Model], entry: registry.Entry) -> list[str]
     if entry.immutable and "created_at" in names:
         return ["created_at"]
     if "updated_at" in names:
+        # `auto_now` sets updated_at at the insert too (after created_at, in field
+        # order), so updated_at >= created_at and created_at adds no row; its OR would
+        # also keep a table whose created_at has no index (the chat view) off the index.
+        updated = model._meta.get_field("updated_at")
+        if getattr(updated, "auto_now", False):
+            return ["updated_at"]
         return [n for n in ("updated_at", "created_at") if n in names]
     if entry.append_only and "created_at" in names:
         return ["created_at"]
@@ -441,6 +449,40 @@ class _DeltaSql:
         _alias, source, where, params = self.rows(entry_model(entry), entry.tenant)
         return f"(SELECT COUNT(*) FROM {source} WHERE {where})", params  # noqa: S608 - identifiers quoted from model metadata, values bound
 
+    def view_settled(
+        self, entry: registry.Entry, changed: str, params: list[Any]
+    ) -> tuple[str, list[Any]] | None:
+        """A condition true when a view's row count cannot have moved since `since`.
+
+        A view row is only ever deleted by a rebuild (which records a `views_rebuild`
+        audit event in the transaction that deletes), by its parent's delete, or by a
+        purge; every row it gains is written with a new `updated_at`. So: no row written
+        since (`changed`, with its params), no parent row deleted since and no rebuild
+        recorded since for the workspace (or for all workspaces). None when the parent's
+        deletes cannot be told: then the view is always counted.
+        """
+        q = self.quote
+        conditions, out = [f"{changed} = 0"], list(params)
+        first, _, rest = entry.tenant.partition("__")
+        if rest:
+            model = entry_model(entry)
+            target = related_model(model._meta.get_field(first))  # type: ignore[arg-type]
+            parent = registry.entry_for_model(target)
+            gone = self.deleted_ids(parent) if parent is not None else None
+            if gone is None:
+                return None
+            conditions.append(f"NOT EXISTS ({gone[0]})")
+            out += gone[1]
+        audit = q(AuditEvent._meta.db_table)
+        alias = self._alias()
+        conditions.append(
+            f"NOT EXISTS (SELECT 1 FROM {audit} {alias} WHERE {alias}.{q('action')} = %s"  # noqa: S608 - identifiers quoted from model metadata, values bound
+            f" AND {alias}.{q('created_at')} >= %s AND ({alias}.{q('workspace_id')} = %s"
+            f" OR {alias}.{q('workspace_id')} IS NULL))"
+        )
+        out += [AuditAction.VIEWS_REBUILD.value, self.since, self.workspace_pk]
+        return " AND ".join(conditions), out
+
     def deleted_ids(self, entry: registry.Entry) -> tuple[str, list[Any]] | None:
         """SELECT of the keys of `entry`'s workspace rows deleted since (`deleted_keys`)."""
         q = self.quote
@@ -488,7 +530,8 @@ def delta_changes(
     One `SELECT` of up to three scalar subqueries per model: its changed rows (through
     the indexed change fields, counted no further than `bound`), whether its history
     names a deleted key since, and for a model whose deletes only a count or a key list
-    can tell, its row count now. A delta then reads nothing more of a model with no change.
+    can tell, its row count now (a view's only when it may have moved: `view_settled`).
+    A delta then reads nothing more of a model with no change.
     """
     if not entries:
         return []
@@ -503,10 +546,15 @@ def delta_changes(
         gone = sql.deleted_ids(entry) if mode == "history" else None
         columns.append(f"EXISTS ({gone[0]})" if gone is not None else "0")
         params += gone[1] if gone is not None else []
-        if mode in ("view", "keys"):
-            present, found = sql.present(entry)
+        settled = sql.view_settled(entry, changed, found) if mode == "view" else None
+        if settled is not None:  # a view is counted only when its count may have moved
+            present, counted = sql.present(entry)
+            columns.append(f"(CASE WHEN {settled[0]} THEN NULL ELSE {present} END)")
+            params += settled[1] + counted
+        elif mode in ("view", "keys"):
+            present, counted = sql.present(entry)
             columns.append(present)
-            params += found
+            params += counted
         else:
             columns.append("NULL")
     with sql.connection.cursor() as cursor:

@@ -435,3 +435,53 @@ def test_the_one_statement_a_delta_asks_agrees_with_the_orm_model_by_model(fille
     )
     assert any(c.deleted for c in found) and any(c.changed == 2 for c in found)
     assert any(not c.changed for c in found)
+
+
+def test_a_view_is_counted_only_when_its_count_may_have_moved(filled):
+    """No view row written, no thread deleted and no rebuild that deleted rows since: the
+    delta takes the view's count from its parent (None here) instead of counting it."""
+    from collaboration.materialized import rebuild
+    from collaboration.models import Message, Thread
+    from governance.immutability import allow_purge
+    from governance.models import AuditAction, AuditEvent
+
+    ws, owner, thread = filled.workspace, filled.owner, filled.context["thread"]
+    views = {"collaboration.Message"}
+    view = [e for e in registry.backup_models() if e.key == "collaboration.Message"]
+
+    def ask(since):
+        found = scope.delta_changes(
+            view, workspace=ws, since=since, views=views, using="default", bound=5
+        )
+        return found[0]
+
+    def live():
+        return Message.objects.filter(thread__workspace=ws).count()
+
+    since = timezone.now()
+    _tick()
+    assert ask(since) == scope.DeltaChange(0, False, None)
+    chat.message_post(thread=thread, body="more", actor=owner)
+    assert ask(since) == scope.DeltaChange(1, False, 2)
+
+    # a rebuild that deletes a row no event gives back records it, and the view is counted
+    Message.objects.create(
+        thread=thread, seq=999, last_event_seq=999, author=owner, body="stray",
+        posted_at=timezone.now(),
+    )  # fmt: skip
+    since = timezone.now()
+    _tick()
+    assert ask(since).rows is None
+    rebuild(workspace=ws)
+    assert ask(since).rows == live() == 2
+    assert AuditEvent.objects.filter(action=AuditAction.VIEWS_REBUILD, workspace=ws).exists()
+
+    # a deleted thread takes its view rows with it: counted too
+    other = chat.thread_create(workspace=ws, title="Other", actor=owner)
+    chat.message_post(thread=other, body="gone soon", actor=owner)
+    since = timezone.now()
+    _tick()
+    assert ask(since).rows is None
+    with allow_purge():
+        Thread.objects.get(pk=other.pk).delete()
+    assert ask(since) == scope.DeltaChange(0, False, live()) and live() == 2
