@@ -97,7 +97,8 @@ def child(action: str, arg: str) -> None:
         out = services.backup_create(workspace=Workspace.objects.get(slug=arg)).backup_id
     elif action == "incremental":
         workspace = Workspace.objects.get(slug=arg)
-        out = services.backup_create(workspace=workspace, incremental=True).backup_id
+        record = services.backup_create(workspace=workspace, incremental=True)
+        out, marks["rows"] = record.backup_id, record.row_count
     else:
         from durability import versions
 
@@ -458,7 +459,8 @@ def main() -> None:
         delta = run_child("incremental", "bench-large")
         incrementals.append(delta["seconds"])
         print(
-            f"  {changed:,} rows changed: incremental {delta['seconds']:.2f}s, "
+            f"  {changed:,} rows changed: incremental {delta['seconds']:.2f}s carrying "
+            f"{delta['rows']:,} rows (the overlap re-reads earlier reps' changes), "
             f"peak RSS {delta['rss_mb']} MB",
             flush=True,
         )
