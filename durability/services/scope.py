@@ -208,8 +208,8 @@ def change_fields(model: type[models.Model], entry: registry.Entry) -> list[str]
 
     History rows: `history_date`. Immutable rows (database triggers refuse UPDATE):
     `created_at`. Mutable rows: `updated_at` when it is `auto_now` (set on every save,
-    the insert included), else `updated_at` and `created_at`. Append-only rows:
-    `created_at`. Empty when a delta cannot see the model's changes (system check
+    the insert included), else `updated_at` and `created_at`. Append-only rows without
+    `updated_at`: `created_at`. Empty when a delta cannot see the model's changes (system check
     durability.E002 reports it). Every one is indexed where a table grows large
     (`history_date` and `created_at` everywhere, `updated_at` on the
     large mutable tables).
